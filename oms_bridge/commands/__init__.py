@@ -1,0 +1,1 @@
+"""Sub-commands of ``oms-bridge``; see :mod:`oms_bridge.cli`."""

@@ -1,0 +1,1 @@
+"""Pure inference core: no I/O, no asyncio, plain data in and out."""
