@@ -18,11 +18,11 @@ from typing import Any
 from oms_bridge.errors import ConfigError
 
 __all__ = [
+    "ROLES",
     "CoverageSettings",
     "DatabaseSettings",
     "EngineSettings",
     "GisSettings",
-    "ROLES",
     "RedisSettings",
     "ServiceSettings",
     "Settings",
@@ -144,7 +144,8 @@ def load_settings(
         if (var := f"OMS_BRIDGE_TOKEN_{role.upper().replace('-', '_')}") in env and env[var]
     }
     merged.setdefault("tokens", {}).update(tokens)
-    return _build(Settings, merged, "")
+    settings: Settings = _build(Settings, merged, "")
+    return settings
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["DeviceKind", "MeterType", "OutageStatus", "PROTECTIVE_KINDS"]
+__all__ = ["PROTECTIVE_KINDS", "DeviceKind", "MeterType", "OutageStatus"]
 
 
 class _Vocabulary(enum.Enum):

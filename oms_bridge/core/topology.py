@@ -359,8 +359,7 @@ def compile_topology(
 def _xy(values: Sequence[tuple[float, float]] | F64 | None, n: int) -> F64:
     if values is None:
         return np.full((n, 2), np.nan)
-    arr = np.asarray(values, dtype=np.float64).reshape(n, 2)
-    return arr
+    return np.asarray(values, dtype=np.float64).reshape(n, 2)
 
 
 def _subtree_ends(depth: I32) -> I32:
