@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg2
 import pytest
+import redis
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -18,3 +23,53 @@ def shared_feeders() -> Path:
     if not (SHARED_FEEDERS / "ckt7" / "ServicePoint.geojson").is_file():
         pytest.skip("../shared/feeders is not beside this checkout")
     return SHARED_FEEDERS
+
+
+# --------------------------------------------------------------- real services
+# PostgreSQL and Redis tests skip where the servers are unreachable, except in
+# CI (.ci/run sets OMS_BRIDGE_REQUIRE_SERVICES=1), where a missing server fails.
+
+PG_ADMIN_URL = os.environ.get(
+    "OMS_BRIDGE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REDIS_TEST_URL = os.environ.get("OMS_BRIDGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def unavailable(reason: str) -> None:
+    """Skip, or fail where CI promised the service."""
+    if os.environ.get("OMS_BRIDGE_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"required service unavailable: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def pg_scratch_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    name = f"oms_bridge_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg2.connect(PG_ADMIN_URL, connect_timeout=3)
+    except psycopg2.OperationalError as exc:
+        unavailable(f"PostgreSQL unreachable at {PG_ADMIN_URL}: {exc}".strip())
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture(scope="session")
+def redis_test_url() -> str:
+    """The Redis server, checked reachable; tests use their own key names."""
+    client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        unavailable(f"Redis unreachable at {REDIS_TEST_URL}: {exc}")
+    finally:
+        client.close()
+    return REDIS_TEST_URL
