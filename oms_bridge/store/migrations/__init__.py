@@ -1,0 +1,1 @@
+"""Alembic migration scripts of the store (run through ``oms_bridge.store.migrate``)."""

@@ -1,0 +1,1 @@
+"""Alembic revisions, one file each, ``NNNN_name.py`` with revision id ``"NNNN"``."""
