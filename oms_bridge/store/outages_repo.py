@@ -1,0 +1,160 @@
+"""Outages, their change history and the restoration feed, as stored.
+
+The writer persists what the engine drained; readers page through it. Every
+write is idempotent (upsert by ``outage_id``, insert-or-ignore by
+``(outage_id, rev)`` and by feed ``seq``), so re-persisting after a replay or a
+retry never duplicates a row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from oms_bridge.store.service_tables import outage_changes, outages, restorations
+
+__all__ = [
+    "ChangeRow",
+    "OutageRow",
+    "count_outages",
+    "get_outage",
+    "last_feed_seq",
+    "list_changes",
+    "list_children",
+    "list_outages",
+    "list_restorations",
+    "max_ord",
+    "save",
+]
+
+
+@dataclass(frozen=True)
+class OutageRow:
+    outage_id: str
+    ord: int
+    status: str
+    feeder_id: str | None
+    device_id: str | None
+    started_at_s: float | None
+    parent_outage_id: str | None
+    doc: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    outage_id: str
+    rev: int
+    change: str
+    status: str
+    doc: dict[str, Any]
+
+
+def _insert(conn: AsyncConnection, table: Any) -> Any:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+async def save(
+    conn: AsyncConnection,
+    outage_rows: Sequence[OutageRow],
+    changes: Sequence[ChangeRow],
+    feed: Sequence[tuple[int, str, dict[str, Any]]],
+) -> None:
+    """Upsert outages, append their changes and feed items, idempotently."""
+    if outage_rows:
+        stmt = _insert(conn, outages)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[outages.c.outage_id],
+            set_={c: stmt.excluded[c] for c in (
+                "status", "feeder_id", "device_id", "started_at_s", "parent_outage_id", "doc")},
+        )
+        await conn.execute(stmt, [vars(r) for r in outage_rows])
+    if changes:
+        stmt = _insert(conn, outage_changes).on_conflict_do_nothing()
+        await conn.execute(stmt, [vars(c) for c in changes])
+    if feed:
+        stmt = _insert(conn, restorations).on_conflict_do_nothing()
+        await conn.execute(stmt, [{"seq": s, "outage_id": o, "doc": d} for s, o, d in feed])
+
+
+def _filtered(
+    stmt: Select[Any], status: str | None, feeder: str | None,
+    since_s: float | None, until_s: float | None,
+) -> Select[Any]:
+    if status:
+        stmt = stmt.where(outages.c.status == status)
+    if feeder:
+        stmt = stmt.where(outages.c.feeder_id == feeder)
+    if since_s is not None:
+        stmt = stmt.where(outages.c.started_at_s >= since_s)
+    if until_s is not None:
+        stmt = stmt.where(outages.c.started_at_s < until_s)
+    return stmt
+
+
+async def list_outages(
+    conn: AsyncConnection, *, status: str | None = None, feeder: str | None = None,
+    since_s: float | None = None, until_s: float | None = None,
+    after: int = 0, limit: int = 100,
+) -> tuple[list[dict[str, Any]], int | None]:
+    """One page in order of first appearance; ``next`` is the cursor or ``None``."""
+    stmt = _filtered(select(outages.c.ord, outages.c.doc), status, feeder, since_s, until_s)
+    stmt = stmt.where(outages.c.ord > after).order_by(outages.c.ord).limit(limit + 1)
+    rows = (await conn.execute(stmt)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return [r.doc for r in rows], (int(rows[-1].ord) if more else None)
+
+
+async def count_outages(conn: AsyncConnection, status: str | None = None) -> int:
+    stmt = select(func.count()).select_from(outages)
+    if status:
+        stmt = stmt.where(outages.c.status == status)
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+async def get_outage(conn: AsyncConnection, outage_id: str) -> dict[str, Any] | None:
+    found = (await conn.execute(
+        select(outages.c.doc).where(outages.c.outage_id == outage_id)
+    )).scalar()
+    return None if found is None else dict(found)
+
+
+async def list_children(conn: AsyncConnection, outage_id: str) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        select(outages.c.doc).where(outages.c.parent_outage_id == outage_id)
+        .order_by(outages.c.ord)
+    )
+    return [dict(r.doc) for r in rows]
+
+
+async def list_changes(conn: AsyncConnection, outage_id: str) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        select(outage_changes.c.rev, outage_changes.c.change, outage_changes.c.status)
+        .where(outage_changes.c.outage_id == outage_id).order_by(outage_changes.c.rev)
+    )
+    return [{"rev": int(r.rev), "change": r.change, "status": r.status} for r in rows]
+
+
+async def list_restorations(
+    conn: AsyncConnection, *, after: int = 0, limit: int = 100
+) -> tuple[list[dict[str, Any]], int]:
+    """Feed items with ``seq > after``; ``next`` is the last seq seen (or ``after``)."""
+    rows = (await conn.execute(
+        select(restorations.c.seq, restorations.c.doc).where(restorations.c.seq > after)
+        .order_by(restorations.c.seq).limit(limit)
+    )).all()
+    return [dict(r.doc) for r in rows], (int(rows[-1].seq) if rows else after)
+
+
+async def last_feed_seq(conn: AsyncConnection) -> int:
+    return int((await conn.execute(select(func.max(restorations.c.seq)))).scalar() or 0)
+
+
+async def max_ord(conn: AsyncConnection) -> int:
+    return int((await conn.execute(select(func.max(outages.c.ord)))).scalar() or 0)
