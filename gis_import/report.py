@@ -37,17 +37,22 @@ class Defect:
     facility_id: str | None
     message: str
     sort_kind: str = field(default="", repr=False)
+    #: how far apart, for a NEAR_MISS (metres); None for other kinds
+    distance_m: float | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sort_kind", self.kind.value)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "kind": self.kind.value,
             "layer": self.layer,
             "facility_id": self.facility_id,
             "message": self.message,
         }
+        if self.distance_m is not None:
+            out["distance_m"] = round(self.distance_m, 3)
+        return out
 
 
 @dataclass
