@@ -211,7 +211,7 @@ class _Placer:
             weights = {"fuse": 1.0}
         window = round(self.p.momentary_window_s * 1000)
         for _ in range(self.p.n_momentaries):
-            for _attempt in range(_ATTEMPTS):
+            for _attempt in range(5 * _ATTEMPTS):
                 kind = self._pick_kind(weights)
                 if kind is None:
                     return
