@@ -101,9 +101,9 @@ def topology_from_paths(folder: str | Path) -> Topology:
                 parent.append(up)
                 feeder_of.append(feeders.index(fdr))
             up = node_index[dev]
-        meter, mtype = meters.get(sp, (None, MeterType.NONE.code))
+        meter_no, mtype = meters.get(sp, (None, MeterType.NONE.code))
         sp_ids.append(sp)
-        sp_meter.append(meter)
+        sp_meter.append(meter_no)
         sp_type.append(mtype)
         sp_node.append(up)
     return compile_topology(
