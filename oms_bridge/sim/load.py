@@ -71,8 +71,8 @@ def topology_from_paths(folder: str | Path) -> Topology:
     meters: dict[str, tuple[str | None, int]] = {}
     for feat in _features(folder, "ServicePoint"):
         props = feat.get("properties") or {}
-        mtype = str(props.get("METERTYPE") or "none")
-        meters[str(props["FACILITYID"])] = (props.get("METERNUMBER"), MeterType(mtype).code)
+        type_text = str(props.get("METERTYPE") or "none")
+        meters[str(props["FACILITYID"])] = (props.get("METERNUMBER"), MeterType(type_text).code)
     feeders: list[str] = []
     node_index: dict[str, int] = {}
     ids: list[str] = []
