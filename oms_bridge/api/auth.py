@@ -26,8 +26,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
-from oms_bridge.api.problems import HttpProblem
+from oms_bridge.api.problems import ApiError
 
 __all__ = [
     "OPEN",
@@ -108,8 +109,8 @@ class Authenticator:
         return found
 
 
-def _unauthorised(reason: str) -> HttpProblem:
-    return HttpProblem(
+def _unauthorised(reason: str) -> ApiError:
+    return ApiError(
         401, "Unauthorized", reason,
         headers={"WWW-Authenticate": f'Bearer realm="oms-bridge", error_description="{reason}"'},
     )
@@ -125,9 +126,7 @@ def _bearer(request: web.Request) -> str | None:
     return token.strip()
 
 
-def make_auth_middleware(
-    authenticator: Authenticator, tickets: TicketBook
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def make_auth_middleware(authenticator: Authenticator, tickets: TicketBook) -> Middleware:
     @web.middleware
     async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         target = _route_handler(request)
@@ -149,7 +148,7 @@ def make_auth_middleware(
             if role is None:
                 raise _unauthorised("token not recognised")
         if role not in admitted:
-            raise HttpProblem(
+            raise ApiError(
                 403, "Forbidden",
                 f"role {role!r} may not {request.method} {request.path}; "
                 f"needs one of {sorted(admitted)}",

@@ -1,7 +1,7 @@
 """Errors as RFC 9457 problem documents, in one middleware and nowhere else.
 
 Handlers raise domain errors (:class:`~oms_bridge.errors.OmsBridgeError`
-subclasses) or :class:`HttpProblem`; :func:`problem_middleware` turns each into
+subclasses) or :class:`ApiError`; :func:`problem_middleware` turns each into
 ``application/problem+json`` with a status that says who has to act: the client
 (4xx) or the operator (503 with ``Retry-After`` while the database is away).
 """
@@ -26,7 +26,7 @@ from oms_bridge.errors import (
     UnsafeArchiveError,
 )
 
-__all__ = ["HttpProblem", "problem_middleware", "problem_response"]
+__all__ = ["ApiError", "problem_middleware", "problem_response"]
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ _RETRY_AFTER_S = 5
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class HttpProblem(OmsBridgeError):
+class ApiError(OmsBridgeError):
     """A request the API refuses, with its HTTP status and a plain reason."""
 
     def __init__(
@@ -68,7 +68,7 @@ def problem_response(
 
 
 def _from_domain(exc: OmsBridgeError, path: str) -> web.Response:
-    if isinstance(exc, HttpProblem):
+    if isinstance(exc, ApiError):
         return problem_response(exc.status, exc.title, exc.detail, instance=path,
                                 headers=exc.headers, **exc.extra)
     if isinstance(exc, EventError):

@@ -1,0 +1,66 @@
+"""``POST /api/v1/events``: head-end batches, answered once durably stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from oms_bridge.api import keys
+from oms_bridge.api.auth import READERS, requires
+from oms_bridge.api.bodies import decode_events, read_limited
+from oms_bridge.api.engine_port import LogItem
+from oms_bridge.api.runtime import INVALID
+from oms_bridge.errors import EventError
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+
+#: At most this many invalid lines are explained one by one in an answer.
+MAX_REASONS = 100
+
+
+@routes.post("/api/v1/events")
+@requires("head-end")
+async def post_events(request: web.Request) -> web.Response:
+    app = request.app
+    settings = app[keys.SETTINGS]
+    runtime = app[keys.RUNTIME]
+    body = await read_limited(request, settings.service.max_body_bytes)
+    items: list[tuple[Any, LogItem]] = []
+    reasons: list[dict[str, Any]] = []
+    invalid_item: LogItem = (None, None, INVALID, None)
+    port = runtime.port
+    for line, obj, error in decode_events(body, request.content_type):
+        if error is not None:
+            items.append((None, invalid_item))
+            if len(reasons) < MAX_REASONS:
+                reasons.append({"line": line, "field": None, "reason": error})
+            continue
+        try:
+            event = port.parse(obj)
+        except EventError as exc:
+            items.append((None, invalid_item))
+            if len(reasons) < MAX_REASONS:
+                reasons.append({"line": line, "field": exc.field, "reason": exc.reason})
+            continue
+        items.append((event, port.to_item(event)))
+    verdicts = await runtime.submit(items, source="http")
+    counts = {"accepted": 0, "duplicate": 0, "unknown_meter": 0, "invalid": 0}
+    for verdict in verdicts:
+        if verdict is not None:
+            counts[verdict] = counts.get(verdict, 0) + 1
+    return web.json_response(
+        {"received": len(items), **counts, "errors": reasons,
+         "errors_truncated": counts["invalid"] > len(reasons)},
+        status=202,
+    )
+
+
+@routes.get("/api/v1/events/stats")
+@requires(*READERS)
+async def event_stats(request: web.Request) -> web.Response:
+    runtime = request.app[keys.RUNTIME]
+    stats = runtime.engine.event_stats() if runtime.engine is not None else {}
+    return web.json_response({**stats, "log_seq": runtime.log_seq})

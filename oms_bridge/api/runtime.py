@@ -1,0 +1,430 @@
+"""The single writer: durable event log first, then the engine, then its output.
+
+Every input (HTTP batches, Redis stream entries, idle ticks) goes through one
+:class:`~oms_bridge.bus.queue.IngestQueue` to one task, which
+
+1. assigns the next log ``seq`` numbers and writes the rows in one transaction
+   (with the Redis offset of the batch, when it came from the stream),
+2. feeds them to the engine in that order and collects each verdict,
+3. persists the outage changes and restoration feed items the engine drained
+   (idempotent: upserts and insert-or-ignore), then
+4. answers the producers and broadcasts the changes to stream clients.
+
+Because the engine is deterministic in arrival order, a restart replays the
+stored log of the current epoch through a fresh engine and arrives at the same
+outages, ids and feed seqs; re-persisting them changes nothing.
+
+Idle ticks advance the engine's event-time watermark when nothing arrives, so
+hold windows and momentary timers expire on a quiet night. A tick is an item of
+the log like any event, so a restart replays it at the same position and the
+service stays deterministic across crashes. An offline ``oms-bridge replay`` of
+the head end's events alone does not see the ticks: where the stream went idle
+for longer than ``idle_tick_s`` (wall time) the live answer may differ from it
+in timing fields; pass ``--idle-tick-s 0`` to switch ticks off where exact
+equality with a replay matters more than timeliness.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from oms_bridge.api.engine_port import EngineLike, EnginePort, LogItem
+from oms_bridge.api.metrics import ServiceMetrics
+from oms_bridge.bus.broadcast import Hub
+from oms_bridge.bus.queue import Batch, IngestQueue
+from oms_bridge.core.topology import Topology
+from oms_bridge.errors import StoreError
+from oms_bridge.store import events_repo, outages_repo
+from oms_bridge.store.events_repo import Epoch
+
+__all__ = ["INVALID", "TICK", "Runtime", "RuntimeOptions"]
+
+log = logging.getLogger(__name__)
+
+INVALID = "!invalid"
+TICK = "!tick"
+_INVALID_ITEM: LogItem = (None, None, INVALID, None)
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    #: Wall seconds without input before the watermark is advanced (0: never).
+    idle_tick_s: float = 5.0
+    #: Stop ticking once event time ran this far past the last real event.
+    tick_horizon_s: float = 3600.0
+    #: Most log rows in one durable write (group commit).
+    max_batch_rows: int = 20_000
+    #: Producers wait while this many items are queued.
+    max_pending: int = 200_000
+    #: Rows per chunk when replaying the log at start.
+    replay_chunk: int = 50_000
+
+
+@dataclass
+class _Pending:
+    outages: dict[str, outages_repo.OutageRow]
+    changes: list[outages_repo.ChangeRow]
+    feed: list[tuple[int, str, dict[str, Any]]]
+
+    def __bool__(self) -> bool:
+        return bool(self.outages or self.changes or self.feed)
+
+
+def _parse_time(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    from datetime import datetime  # noqa: PLC0415
+
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+class Runtime:
+    """Owns the engine; the only code that writes events, outages and the feed."""
+
+    def __init__(
+        self, db: AsyncEngine, port: EnginePort, *, metrics: ServiceMetrics, hub: Hub,
+        options: RuntimeOptions | None = None,
+    ) -> None:
+        self.db = db
+        self.port = port
+        self.metrics = metrics
+        self.hub = hub
+        self.options = options or RuntimeOptions()
+        self.queue: IngestQueue[LogItem | tuple[Any, LogItem], list[str | None]] = IngestQueue(
+            self.options.max_pending)
+        self.engine: EngineLike | None = None
+        self.topology: Topology | None = None
+        self.version_id: int | None = None
+        self.epoch: Epoch | None = None
+        self._seq = 0
+        self._next_ord = 0
+        self._ords: dict[str, int] = {}
+        self._revs: dict[str, int] = {}
+        self._pending = _Pending({}, [], [])
+        self._event_clock: float | None = None  # newest event time (or tick) fed
+        self._last_real_event: float | None = None
+        self._anchor = (0.0, 0.0)  # (event time, loop time) for the idle ticker
+        self._last_input = 0.0
+        self._tasks: list[asyncio.Task[None]] = []
+        self.ready = False
+        self.replayed = 0
+        #: ``(version_id, rows)`` of the last coverage computed by the API.
+        self.coverage_cache: tuple[int | None, list[dict[str, Any]]] | None = None
+
+    # ------------------------------------------------------------ lifecycle
+    async def start(self, topology: Topology | None, version_id: int | None) -> None:
+        """Open the current epoch, replay its log, start the writer and ticker."""
+        async with self.db.begin() as conn:
+            self._seq = await events_repo.last_seq(conn)
+            self._next_ord = await outages_repo.max_ord(conn)
+            epochs = await events_repo.list_epochs(conn)
+            feed_base = await outages_repo.last_feed_seq(conn)
+            if topology is not None and version_id is not None:
+                current = epochs[-1] if epochs else None
+                if current is None or current.version_id != version_id:
+                    current = Epoch(len(epochs) + 1, self._seq + 1, version_id, feed_base)
+                    await events_repo.add_epoch(conn, current)
+                self.epoch = current
+        if topology is not None and self.epoch is not None:
+            self.topology, self.version_id = topology, version_id
+            self.engine = self.port.make_engine(topology)
+            await self._replay(self.epoch.start_seq)
+        loop = asyncio.get_running_loop()
+        self._last_input = loop.time()
+        self._tasks.append(asyncio.create_task(self._writer(), name="omsb-writer"))
+        if self.options.idle_tick_s > 0:
+            self._tasks.append(asyncio.create_task(self._ticker(), name="omsb-ticker"))
+        self.ready = True
+
+    async def stop(self) -> None:
+        self.ready = False
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self._pending:
+            with contextlib.suppress(Exception):
+                await self._persist()
+
+    @property
+    def log_seq(self) -> int:
+        """Seq of the newest durable log row."""
+        return self._seq
+
+    def writer_alive(self) -> bool:
+        return bool(self._tasks) and not self._tasks[0].done()
+
+    async def _replay(self, start_seq: int) -> None:
+        started = time.perf_counter()
+        async for rows in events_repo.read_log(self.db, start_seq,
+                                               chunk=self.options.replay_chunk):
+            for row in rows:
+                self._apply(self._restore(row[1:]))
+            self.replayed += len(rows)
+            self._collect()
+            await self._persist()
+            await asyncio.sleep(0)
+        if self.replayed:
+            log.info("replayed %d logged items in %.2f s", self.replayed,
+                     time.perf_counter() - started)
+
+    def _restore(self, item: LogItem) -> tuple[Any, LogItem]:
+        kind = item[2]
+        if kind in (INVALID, TICK):
+            return (None, item)
+        return (self.port.from_item(item), item)
+
+    # ------------------------------------------------------------ producers
+    def make_items(self, objs: Iterable[Any]) -> tuple[list[tuple[Any, LogItem]], list[Exception]]:
+        """Validate raw event objects; invalid ones become ``!invalid`` items (counted)."""
+        from oms_bridge.errors import EventError  # noqa: PLC0415
+
+        items: list[tuple[Any, LogItem]] = []
+        errors: list[Exception] = []
+        for obj in objs:
+            try:
+                event = self.port.parse(obj)
+            except EventError as exc:
+                errors.append(exc)
+                items.append((None, _INVALID_ITEM))
+            else:
+                items.append((event, self.port.to_item(event)))
+        return items, errors
+
+    async def submit(
+        self, items: Sequence[tuple[Any, LogItem]], offset: tuple[str, str] | None = None,
+        *, source: str = "http",
+    ) -> list[str | None]:
+        """Queue items for the writer; returns each item's verdict once durable."""
+        if self.engine is None and items:
+            raise StoreError("no topology is active: load one before sending events")
+        if not self.ready or not self.writer_alive():
+            raise StoreError("the ingest writer is not running")
+        loop = asyncio.get_running_loop()
+        self._last_input = loop.time()
+        batch: Batch[Any, list[str | None]] = Batch(
+            list(items), loop.create_future(), offset, loop.time(), {"source": source})
+        await self.queue.put(batch)
+        self.metrics.queue_depth.set(self.queue.pending)
+        return await batch.future
+
+    # --------------------------------------------------------------- writer
+    async def _writer(self) -> None:
+        while True:
+            batches = await self.queue.take(self.options.max_batch_rows)
+            try:
+                group: list[Batch[Any, list[str | None]]] = []
+                for batch in batches:
+                    switch = batch.meta.get("switch")
+                    if switch is None:
+                        group.append(batch)
+                        continue
+                    if group:
+                        await self._process(group)
+                        group = []
+                    await self._run_switch(batch)
+                if group:
+                    await self._process(group)
+            except asyncio.CancelledError:
+                for b in batches:
+                    if not b.future.done():
+                        b.future.set_exception(StoreError("service stopping"))
+                raise
+            except Exception as exc:
+                log.exception("writer failed on a batch")
+                for b in batches:
+                    if not b.future.done():
+                        b.future.set_exception(StoreError(f"ingest failed: {exc}"))
+
+    async def _process(self, batches: list[Batch[Any, list[str | None]]]) -> None:
+        rows: list[events_repo.EventRow] = []
+        seq = self._seq
+        offsets: dict[str, str] = {}
+        for batch in batches:
+            for _, item in batch.items:
+                seq += 1
+                rows.append((seq, *item))
+            if batch.offset is not None:
+                offsets[batch.offset[0]] = batch.offset[1]
+        t0 = time.perf_counter()
+        try:
+            async with self.db.begin() as conn:
+                await events_repo.append(conn, rows)
+                for stream, last_id in offsets.items():
+                    await events_repo.set_offset(conn, stream, last_id)
+        except Exception as exc:
+            self.metrics.store_errors.inc(op="events")
+            log.warning("event log write failed: %s", exc)
+            for b in batches:
+                b.future.set_exception(StoreError(f"event log write failed: {type(exc).__name__}"))
+            return
+        self._seq = seq
+        t1 = time.perf_counter()
+        self.metrics.write_time.observe(t1 - t0)
+        self.metrics.batches.inc()
+        results: list[list[str | None]] = []
+        for batch in batches:
+            verdicts = [self._apply(entry) for entry in batch.items]
+            results.append(verdicts)
+            source = str(batch.meta.get("source", "http"))
+            for verdict in verdicts:
+                if verdict is not None:
+                    self.metrics.events_in.inc(source=source, verdict=verdict)
+        self.metrics.inference.observe(time.perf_counter() - t1)
+        changes = self._collect()
+        await self._persist()
+        now = asyncio.get_running_loop().time()
+        for batch, verdicts in zip(batches, results, strict=True):
+            self.metrics.ingest_lag.observe(now - batch.received)
+            if not batch.future.done():
+                batch.future.set_result(verdicts)
+        self.metrics.queue_depth.set(self.queue.pending)
+        for change in changes:
+            self.hub.publish(change)
+
+    def _apply(self, entry: tuple[Any, LogItem]) -> str | None:
+        assert self.engine is not None
+        event, item = entry
+        kind = item[2]
+        if kind == INVALID:
+            self.engine.count_invalid(1)
+            return "invalid"
+        if kind == TICK:
+            assert item[3] is not None
+            self.engine.tick(item[3])
+            self._advance_clock(item[3], real=False)
+            return None
+        verdict = self.port.verdict_name(self.engine.ingest(event))
+        if item[3] is not None:
+            self._advance_clock(item[3], real=True)
+        return verdict
+
+    def _advance_clock(self, event_time: float, *, real: bool) -> None:
+        if self._event_clock is None or event_time > self._event_clock:
+            self._event_clock = event_time
+            with contextlib.suppress(RuntimeError):
+                self._anchor = (event_time, asyncio.get_running_loop().time())
+        if real and (self._last_real_event is None or event_time > self._last_real_event):
+            self._last_real_event = event_time
+
+    # --------------------------------------------------------------- output
+    def _collect(self) -> list[dict[str, Any]]:
+        """Drain the engine into the pending writes; returns the changes."""
+        assert self.engine is not None and self.epoch is not None
+        changes = self.engine.drain_changes()
+        for change in changes:
+            doc = {k: v for k, v in change.items() if k != "change"}
+            oid = str(doc["outage_id"])
+            rev = self._revs.get(oid, 0) + 1
+            self._revs[oid] = rev
+            if oid not in self._ords:
+                self._next_ord += 1
+                self._ords[oid] = self._next_ord
+            self._pending.outages[oid] = outages_repo.OutageRow(
+                outage_id=oid, ord=self._ords[oid], status=str(doc.get("status")),
+                feeder_id=doc.get("feeder_id"), device_id=doc.get("device_id"),
+                started_at_s=_parse_time(doc.get("started_at")),
+                parent_outage_id=doc.get("parent_outage_id"), doc=doc,
+            )
+            self._pending.changes.append(outages_repo.ChangeRow(
+                oid, rev, str(change.get("change", "update")), str(doc.get("status")), doc))
+        for item in self.engine.drain_restorations():
+            seq = self.epoch.feed_base + int(item["seq"])
+            self._pending.feed.append((seq, str(item["outage_id"]), {**item, "seq": seq}))
+        if changes:
+            self.metrics.outages_active.set(len(self.engine.outages("active")))
+        return changes
+
+    async def _persist(self) -> None:
+        if not self._pending:
+            return
+        pending = self._pending
+        try:
+            async with self.db.begin() as conn:
+                await outages_repo.save(conn, list(pending.outages.values()), pending.changes,
+                                        pending.feed)
+        except Exception as exc:
+            self.metrics.store_errors.inc(op="outages")
+            log.warning("outage write failed, will retry: %s", exc)
+            return
+        self.metrics.restorations.inc(len(pending.feed))
+        self._pending = _Pending({}, [], [])
+
+    # --------------------------------------------------------------- ticker
+    async def _ticker(self) -> None:
+        loop = asyncio.get_running_loop()
+        idle_s = self.options.idle_tick_s
+        while True:
+            await asyncio.sleep(max(idle_s / 2, 0.05))
+            if self._pending:
+                await self._persist_soon()
+            now = loop.time()
+            if self._event_clock is None or self._last_real_event is None:
+                continue
+            if now - self._last_input < idle_s or self.queue.pending:
+                continue
+            if self._event_clock - self._last_real_event >= self.options.tick_horizon_s:
+                continue
+            target = self._anchor[0] + (now - self._anchor[1])
+            if target <= self._event_clock:
+                continue
+            try:
+                await self.submit([(None, (None, None, TICK, target))], source="tick")
+            except StoreError as exc:
+                log.debug("idle tick not written: %s", exc)
+
+    async def _persist_soon(self) -> None:
+        # Retry outage writes that failed while the database was away, through
+        # the writer so they never race with it.
+        with contextlib.suppress(StoreError):
+            await self.submit([], source="retry")
+
+    # ------------------------------------------------------------ switching
+    async def switch_topology(self, topology: Topology, version_id: int) -> None:
+        """Start a new epoch on a freshly activated topology (ordered with events)."""
+        loop = asyncio.get_running_loop()
+        batch: Batch[Any, list[str | None]] = Batch(
+            [], loop.create_future(), None, loop.time(),
+            {"source": "switch", "switch": (topology, version_id)})
+        await self.queue.put(batch)
+        await batch.future
+
+    async def _run_switch(self, batch: Batch[Any, list[str | None]]) -> None:
+        switch = batch.meta["switch"]
+        assert isinstance(switch, tuple)
+        topology: Topology = switch[0]
+        version_id = int(switch[1])
+        try:
+            async with self.db.begin() as conn:
+                feed_base = await outages_repo.last_feed_seq(conn)
+                epochs = await events_repo.list_epochs(conn)
+                epoch = Epoch(len(epochs) + 1, self._seq + 1, int(version_id),
+                              max(feed_base, self._feed_high()))
+                await events_repo.add_epoch(conn, epoch)
+        except Exception as exc:
+            batch.future.set_exception(StoreError(f"cannot start a new epoch: {exc}"))
+            return
+        self.epoch = epoch
+        self.topology, self.version_id = topology, int(version_id)
+        self.engine = self.port.make_engine(topology)
+        self._revs.clear()
+        self._event_clock = self._last_real_event = None
+        batch.future.set_result([])
+
+    def _feed_high(self) -> int:
+        return max((s for s, _, _ in self._pending.feed), default=0)
