@@ -23,13 +23,15 @@ import numpy as np
 from oms_bridge.core.topology import Topology
 from oms_bridge.sim.truth import device_ranges, parse_iso_ms
 
-__all__ = ["TARGETS", "check_targets", "score"]
+__all__ = ["TARGETS", "check_targets", "combine", "score", "stats"]
 
 _INF = 2**62
 #: slack when comparing predicted and true time spans
 OVERLAP_GRACE_MS = 120_000
 #: a prediction on a momentary's device within this after it counts as dispatching it
 MOMENTARY_GRACE_MS = 120_000
+#: an outage published this soon after a confirmation still holds its dark meters
+COVER_GRACE_MS = 300_000
 PUBLISHED = frozenset({"active", "restored"})
 
 #: Acceptance targets at last-gasp delivery 0.5 (issue 3).
@@ -76,7 +78,7 @@ def _ms(value: Any) -> int | None:
     return parse_iso_ms(value) if isinstance(value, str) and value else None
 
 
-def _stats(values: Sequence[float]) -> dict[str, float | int | None]:
+def stats(values: Sequence[float]) -> dict[str, float | int | None]:
     if not values:
         return {"n": 0, "median": None, "p90": None, "max": None}
     arr = np.asarray(values, dtype=np.float64)
@@ -255,10 +257,13 @@ def score(truth: Mapping[str, Any], result: Mapping[str, Any], topology: Topolog
         "false_confirmations": false_conf,
         "nested": {"true": len(nested), "found": found, "found_with_parent": found_with_parent,
                    "fraction": _ratio(found, len(nested))},
-        "delay_first_gasp_to_prediction_s": _stats(to_first_gasp),
-        "delay_start_to_prediction_s": _stats(to_start),
-        "delay_restoration_to_confirmation_s": _stats(to_confirm),
+        "delay_first_gasp_to_prediction_s": stats(to_first_gasp),
+        "delay_start_to_prediction_s": stats(to_start),
+        "delay_restoration_to_confirmation_s": stats(to_confirm),
         "unconfirmed": unconfirmed,
+        "samples": {"first_gasp_to_prediction_s": to_first_gasp,
+                    "start_to_prediction_s": to_start,
+                    "restoration_to_confirmation_s": to_confirm},
         "events": {
             "expected": {k: events.get(k) for k in
                          ("accepted", "duplicate", "unknown_meter", "invalid")},
@@ -294,7 +299,8 @@ def _false_confirmations(trues: list[_Span], preds: list[_Span],
         for q in preds:
             if q is p or not q.intersects(p) or q.raw.get("status") == "momentary":
                 continue
-            if q.start <= confirmed < q.end:
+            child = q.raw.get("parent_outage_id") == p.ident
+            if (child or q.start <= confirmed + COVER_GRACE_MS) and confirmed < q.end:
                 dark[max(q.ami_lo, p.ami_lo) - p.ami_lo:min(q.ami_hi, p.ami_hi) - p.ami_lo] = False
         if dark.any():
             bad += 1
@@ -338,3 +344,39 @@ def check_targets(result: Mapping[str, Any], hold_window_s: float) -> list[str]:
     if median is not None and (math.isnan(median) or median > limit):
         missed.append(f"median first gasp to prediction {median:.1f} s > {limit:.1f} s")
     return missed
+
+
+def combine(scores: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Pool several :func:`score` results (storms, seeds) into one."""
+    sus: dict[str, Any] = {}
+    for key in ("true", "predicted", "matched", "missed", "on_ancestor", "on_descendant",
+                "duplicate", "spurious", "unknown_device"):
+        sus[key] = sum(int(s["sustained"][key]) for s in scores)
+    precision = _ratio(sus["matched"], sus["predicted"])
+    recall = _ratio(sus["matched"], sus["true"])
+    sus["precision"], sus["recall"] = precision, recall
+    sus["f1"] = round(2 * precision * recall / (precision + recall), 6) if (
+        precision + recall) else 0.0
+    mom = {k: sum(int(s["momentary"][k]) for s in scores)
+           for k in ("true", "dispatched", "not_dispatched", "reported_momentary",
+                     "false_momentary")}
+    mom["not_dispatched_fraction"] = _ratio(mom["not_dispatched"], mom["true"])
+    nested = {k: sum(int(s["nested"][k]) for s in scores)
+              for k in ("true", "found", "found_with_parent")}
+    nested["fraction"] = _ratio(nested["found"], nested["true"])
+    samples = {k: [v for s in scores for v in s["samples"][k]]
+               for k in ("first_gasp_to_prediction_s", "start_to_prediction_s",
+                         "restoration_to_confirmation_s")}
+    return {
+        "sustained": sus,
+        "momentary": mom,
+        "false_confirmations": sum(int(s["false_confirmations"]) for s in scores),
+        "nested": nested,
+        "delay_first_gasp_to_prediction_s": stats(samples["first_gasp_to_prediction_s"]),
+        "delay_start_to_prediction_s": stats(samples["start_to_prediction_s"]),
+        "delay_restoration_to_confirmation_s": stats(samples["restoration_to_confirmation_s"]),
+        "unconfirmed": sum(int(s["unconfirmed"]) for s in scores),
+        "samples": samples,
+        "invisible_true_outages": sum(int(s["invisible_true_outages"]) for s in scores),
+        "cases": [c for s in scores for c in s["cases"]],
+    }
