@@ -357,13 +357,13 @@ def combine(scores: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     sus["precision"], sus["recall"] = precision, recall
     sus["f1"] = round(2 * precision * recall / (precision + recall), 6) if (
         precision + recall) else 0.0
-    mom = {k: sum(int(s["momentary"][k]) for s in scores)
+    mom: dict[str, float] = {k: sum(int(s["momentary"][k]) for s in scores)
            for k in ("true", "dispatched", "not_dispatched", "reported_momentary",
                      "false_momentary")}
-    mom["not_dispatched_fraction"] = _ratio(mom["not_dispatched"], mom["true"])
-    nested = {k: sum(int(s["nested"][k]) for s in scores)
+    mom["not_dispatched_fraction"] = _ratio(int(mom["not_dispatched"]), int(mom["true"]))
+    nested: dict[str, float] = {k: sum(int(s["nested"][k]) for s in scores)
               for k in ("true", "found", "found_with_parent")}
-    nested["fraction"] = _ratio(nested["found"], nested["true"])
+    nested["fraction"] = _ratio(int(nested["found"]), int(nested["true"]))
     samples = {k: [v for s in scores for v in s["samples"][k]]
                for k in ("first_gasp_to_prediction_s", "start_to_prediction_s",
                          "restoration_to_confirmation_s")}
