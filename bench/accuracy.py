@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import importlib
 import sys
 import time
@@ -45,7 +46,7 @@ def feeders(shared: Path) -> list[tuple[str, Callable[[], Topology]]]:
     out: list[tuple[str, Callable[[], Topology]]] = []
     if shared.is_dir():
         for folder in sorted(p for p in shared.iterdir() if (p / "ServicePoint.geojson").is_file()):
-            out.append((folder.name, lambda f=folder: load_topology(f)))
+            out.append((folder.name, functools.partial(load_topology, folder)))
     else:
         print(f"note: {shared} is absent: shared feeders skipped", file=sys.stderr)
     demo = REPO / "oms_bridge" / "demo"
