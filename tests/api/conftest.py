@@ -1,0 +1,108 @@
+"""Service fixtures: the same tests on SQLite and on real PostgreSQL."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from sqlalchemy import create_engine, text
+
+from oms_bridge.api.app import create_app
+from oms_bridge.api.runtime import RuntimeOptions
+from oms_bridge.core.topology import Topology
+from oms_bridge.settings import DatabaseSettings, ServiceSettings, Settings
+from oms_bridge.store import migrate, topology_repo
+from oms_bridge.store.engine import create_sync_engine
+from oms_bridge.store.urls import sync_url
+from tests.api.standin import StandInPort, small_topology
+
+TOKENS = {"head-end": "he-secret", "oms": "oms-secret", "gis-admin": "gis-secret",
+          "dispatcher": "disp-secret"}
+
+
+def auth(role: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKENS[role]}"}
+
+
+class _Report:
+    def to_dict(self) -> dict[str, Any]:
+        return {"defects": [], "summary": "stand-in"}
+
+
+@dataclasses.dataclass
+class _Result:
+    topology: Topology
+    report: _Report = dataclasses.field(default_factory=_Report)
+
+
+def seed_topology(url: str, topology: Topology) -> int:
+    migrate.upgrade(url)
+    engine = create_sync_engine(url)
+    try:
+        with engine.begin() as conn:
+            vid = topology_repo.save_version(conn, _Result(topology), source="test")
+            topology_repo.activate(conn, vid)
+    finally:
+        engine.dispose()
+    return vid
+
+
+def _reset_pg(url: str) -> None:
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=[pytest.param("sqlite", id="sqlite"),
+                        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)])
+def service_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'service.db'}"
+    url: str = request.getfixturevalue("pg_scratch_url")
+    _reset_pg(url)
+    return url
+
+
+@pytest.fixture
+def settings(service_db: str, tmp_path: Path) -> Settings:
+    seed_topology(service_db, small_topology())
+    return Settings(
+        service=ServiceSettings(data_dir=str(tmp_path / "data"), demo_topology=False,
+                                max_body_bytes=64 * 1024, max_upload_bytes=256 * 1024),
+        database=DatabaseSettings(url=service_db),
+        tokens=dict(TOKENS),
+    )
+
+
+AppFactory = Callable[..., web.Application]
+ClientMaker = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
+
+
+@pytest.fixture
+def make_app() -> AppFactory:
+    def make(settings: Settings, **kwargs: Any) -> web.Application:
+        kwargs.setdefault("options", RuntimeOptions(idle_tick_s=0))
+        return create_app(settings, port=StandInPort(settings), **kwargs)
+
+    return make
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: ClientMaker, make_app: AppFactory, settings: Settings
+) -> TestClient[web.Request, web.Application]:
+    return await aiohttp_client(make_app(settings))
+
+
+def event(eid: str, meter: str, kind: str = "last_gasp",
+          at: str = "2026-11-26T07:00:03.120Z") -> dict[str, str]:
+    return {"event_id": eid, "meter_id": meter, "type": kind, "occurred_at": at}
