@@ -1,0 +1,521 @@
+"""The engine facade: events in, outages, restorations and statistics out.
+
+Pure and deterministic: no I/O, no clock, no asyncio. The result depends only on
+the sequence of events in arrival order (see :mod:`oms_bridge.core.reorder`
+for the event-time rules, :mod:`oms_bridge.core.inference` for the model and
+:mod:`oms_bridge.core.outages` for the lifecycle, restoration and nesting
+rules). A restarted service that replays its stored events in their stored
+order reaches the same outages, ids and restoration ``seq`` numbers.
+
+Accounting: every ingested event is exactly one of ``accepted``,
+``duplicate`` (an ``event_id`` seen before, whatever its content),
+``unknown_meter`` (not an AMI meter of the topology) or ``invalid`` (counted
+by the caller, who parses, via :meth:`Engine.count_invalid`). Event ids are
+kept in a set of strings: exact (no hash collisions), about 100 bytes an event
+(2,000,000 events: ~200 MB); a service that runs for months should restart on
+a fresh topology version now and then, or evict ids older than its replay
+horizon.
+
+Late events (older than the watermark) are applied at once as evidence with
+their own timestamps: a last gasp older than the meter's latest known event
+never opens anything, a restore older than its latest known event is ignored.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from oms_bridge.core.coverage import coverage as coverage_rows
+from oms_bridge.core.events import EventCodes, EventKind, MeterEvent, format_time, parse_event
+from oms_bridge.core.inference import Choice, InferenceTuning, Scorer, TreeIndex
+from oms_bridge.core.kinds import OutageStatus
+from oms_bridge.core.outages import Incident, Outage, OutageBook, Phase, make_outage_id
+from oms_bridge.core.reorder import Sequencer
+from oms_bridge.core.topology import Topology
+from oms_bridge.errors import EventError
+from oms_bridge.settings import CoverageSettings, EngineSettings
+
+__all__ = ["Engine", "Verdict", "replay"]
+
+_GASP = 0
+_RESTORE = 1
+_KIND_CODE = {EventKind.LAST_GASP: _GASP, EventKind.POWER_RESTORED: _RESTORE}
+#: incidents older than this (event time) are forgotten once their outages closed
+_INCIDENT_HORIZON_S = 6 * 3600.0
+
+
+class Verdict(enum.Enum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    UNKNOWN_METER = "unknown_meter"
+    #: only for events that are structurally unusable (non-finite time)
+    INVALID = "invalid"
+
+
+def _sigmoid(x: float) -> float:
+    x = max(min(x, 30.0), -30.0)
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+class Engine:
+    """Outage inference over one topology (see module docstring)."""
+
+    def __init__(self, topology: Topology, settings: EngineSettings | None = None,
+                 coverage: CoverageSettings | None = None,
+                 tuning: InferenceTuning | None = None) -> None:
+        self.topology = topology
+        self.settings = settings or EngineSettings()
+        self.coverage_settings = coverage or CoverageSettings()
+        self.tuning = tuning or InferenceTuning()
+        self._tree = TreeIndex(topology)
+        self._scorer = Scorer(self._tree, self.settings, self.tuning)
+        self._book = OutageBook(self._tree)
+        self._seq = Sequencer(self.settings.lateness_s, self._apply)
+        n_sp = topology.n_service_points
+        self._last_t: list[float] = [-math.inf] * n_sp
+        self._incident_of: dict[int, Incident] = {}
+        self._incidents: dict[int, list[Incident]] = {}
+        self._seen: set[str] = set()
+        self._meters: dict[str, int] | None = None
+        self._stats = {"accepted": 0, "duplicate": 0, "unknown_meter": 0, "invalid": 0}
+        self._hold = float(self.settings.hold_window_s)
+        self._momentary = float(self.settings.momentary_s)
+        self._gap = float(self.tuning.incident_gap_s)
+        self._settle = float(self.tuning.settle_s)
+        self._settle_seq = 0
+        self._feeder_ids = topology.feeder_ids
+
+    # ================================================================ ingest
+    def _meter_map(self) -> dict[str, int]:
+        if self._meters is None:
+            topo = self.topology
+            keys = [k.decode("utf-8") for k in topo.meter_keys.tolist()]
+            self._meters = dict(zip(keys, topo.meter_sp.tolist(), strict=True))
+        return self._meters
+
+    def ingest(self, event: MeterEvent) -> Verdict:
+        eid = event.event_id
+        seen = self._seen
+        if eid in seen:
+            self._stats["duplicate"] += 1
+            return Verdict.DUPLICATE
+        t = event.occurred_at
+        kind = _KIND_CODE.get(event.kind)
+        if kind is None or not math.isfinite(t):
+            self._stats["invalid"] += 1
+            return Verdict.INVALID
+        seen.add(eid)
+        sp = (self._meters or self._meter_map()).get(event.meter_id)
+        if sp is None:
+            self._stats["unknown_meter"] += 1
+            return Verdict.UNKNOWN_METER
+        self._stats["accepted"] += 1
+        self._seq.push(t, eid, sp, kind)
+        return Verdict.ACCEPTED
+
+    def ingest_many(self, events: Iterable[MeterEvent]) -> dict[Verdict, int]:
+        counts = dict.fromkeys(Verdict, 0)
+        ingest = self.ingest
+        for event in events:
+            counts[ingest(event)] += 1
+        return counts
+
+    def count_invalid(self, n: int = 1) -> None:
+        self._stats["invalid"] += int(n)
+
+    def tick(self, event_time: float) -> None:
+        if math.isfinite(event_time):
+            self._seq.tick(event_time)
+
+    def flush(self) -> None:
+        self._seq.flush()
+
+    @property
+    def watermark(self) -> float:
+        return self._seq.clock
+
+    # ================================================================ output
+    def drain_changes(self) -> list[dict[str, Any]]:
+        return self._book.drain_changes()
+
+    def drain_restorations(self) -> list[dict[str, Any]]:
+        return self._book.drain_feed()
+
+    def outages(self, status: OutageStatus | str | None = None) -> list[dict[str, Any]]:
+        want: OutageStatus | None
+        want = None if status is None or status == "all" else OutageStatus(status)
+        rows = [o for o in self._book.by_id.values() if want is None or o.status is want]
+        rows.sort(key=lambda o: (o.started_at, o.outage_id))
+        return [self._book.to_dict(o) for o in rows]
+
+    def outage_detail(self, outage_id: str) -> dict[str, Any] | None:
+        o = self._book.by_id.get(outage_id)
+        if o is None:
+            return None
+        book, tree = self._book, self._tree
+        row = book.to_dict(o)
+        skip = [(c.lo, c.hi) for c in o.children]
+        meters = [book.meter_id(s) for s in range(o.lo, o.hi)
+                  if tree.sp_is_ami[s] and not any(lo <= s < hi for lo, hi in skip)]
+        timeline: list[tuple[float, str, dict[str, Any]]] = []
+        inc = o.incident
+        holder = o
+        while inc is None and holder.parent is not None:
+            holder = holder.parent
+            inc = holder.incident
+        if inc is not None:
+            for s, (t, eid) in inc.dark.items():
+                if o.lo <= s < o.hi:
+                    timeline.append((t, eid, {"kind": "last_gasp", "meter_id": book.meter_id(s),
+                                              "event_id": eid}))
+        for t, s, eid in o.on_events:
+            timeline.append((t, eid, {"kind": "power_restored", "meter_id": book.meter_id(s),
+                                      "event_id": eid}))
+        for t, device_id, device_type in o.moves:
+            timeline.append((t, "~", {"kind": "prediction", "device_id": device_id,
+                                      "device_type": device_type}))
+        timeline.sort(key=lambda item: (item[0], item[1]))
+        row["meters"] = meters
+        row["meters_unverified_ids"] = [book.meter_id(s) for s in o.unverified]
+        row["children"] = sorted(c.outage_id for c in o.children)
+        row["timeline"] = [{"at": format_time(t), **item} for t, _, item in timeline]
+        return row
+
+    def restorations(self) -> list[dict[str, Any]]:
+        return [dict(item) for item in self._book.feed]
+
+    def event_stats(self) -> dict[str, int]:
+        return dict(self._stats)
+
+    def coverage(self) -> list[dict[str, Any]]:
+        return coverage_rows(self.topology, self.coverage_settings)
+
+    # ============================================================ evidence
+    def _apply(self, t: float, eid: str, sp: int, kind: int) -> None:
+        if kind == _GASP:
+            self._gasp(t, eid, sp)
+        else:
+            self._restore(t, eid, sp)
+
+    def _in_window(self, inc: Incident, t: float) -> bool:
+        return inc.t_first - self._gap <= t <= min(inc.t_last + self._gap,
+                                                   inc.t_first + self._hold)
+
+    def _find_incident(self, feeder: int, t: float) -> Incident | None:
+        for inc in reversed(self._incidents.get(feeder, ())):
+            if self._in_window(inc, t):
+                return inc
+        return None
+
+    def _new_incident(self, feeder: int, t: float, eid: str) -> Incident:
+        inc = Incident(feeder, t, t, (t, eid))
+        lst = self._incidents.setdefault(feeder, [])
+        horizon = self._seq.clock - _INCIDENT_HORIZON_S
+        while lst and lst[0].t_last < horizon and lst[0].decided and all(
+                o.phase is Phase.CLOSED for o in lst[0].outages):
+            dead = lst.pop(0)
+            for s in dead.dark:
+                if self._incident_of.get(s) is dead:
+                    del self._incident_of[s]
+        lst.append(inc)
+        self._seq.schedule(t + self._hold, self._decide, inc)
+        return inc
+
+    def _gasp(self, t: float, eid: str, sp: int) -> None:
+        newer = t > self._last_t[sp]
+        if newer:
+            self._last_t[sp] = t
+        inc = self._incident_of.get(sp)
+        if inc is not None and self._in_window(inc, t):
+            return  # the meter is already dark evidence of this incident
+        feeder = self._tree.sp_feeder(sp)
+        if not newer:
+            inc = self._find_incident(feeder, t)
+            if inc is not None and not inc.frozen:
+                self._add_dark(inc, sp, t, eid)
+            return
+        book = self._book
+        straggler = book.stragglers.get(sp)
+        if straggler is not None:
+            self._verify(straggler, sp, t, restored=False)
+        owner = book.owner_of(sp)
+        if owner is not None:
+            oinc = owner.incident
+            if owner.phase is Phase.OPEN:
+                if oinc is not None and self._in_window(oinc, t):
+                    self._add_dark(oinc, sp, t, eid)
+                    return
+                if t > owner.started_at and oinc is not None and not oinc.frozen:
+                    oinc.known_on.add(sp)   # it was on until now: not below that device
+                    self._resolve(oinc, self._seq.clock)
+            elif owner.phase is Phase.RESTORING and t > owner.started_at:
+                self._mark_on(owner, sp, t, eid)
+        inc = self._find_incident(feeder, t)
+        if inc is None or inc.frozen:
+            inc = self._new_incident(feeder, t, eid)
+        self._add_dark(inc, sp, t, eid)
+
+    def _restore(self, t: float, eid: str, sp: int) -> None:
+        if t <= self._last_t[sp]:
+            return  # older than what this meter said since: nothing to learn
+        self._last_t[sp] = t
+        book = self._book
+        straggler = book.stragglers.get(sp)
+        if straggler is not None:
+            self._verify(straggler, sp, t, restored=True)
+            return
+        inc = self._incident_of.get(sp)
+        if inc is not None and not inc.decided:
+            inc.restored.setdefault(sp, (t, eid))
+            return
+        owner = book.owner_of(sp)
+        if owner is not None:
+            if t >= owner.started_at:
+                self._mark_on(owner, sp, t, eid)
+            return
+        # a restore from a meter that never gasped: it was dark just before
+        inc = self._find_incident(self._tree.sp_feeder(sp), t)
+        if inc is not None and not inc.decided:
+            self._add_dark(inc, sp, t, eid, restore_only=True)
+            inc.restored.setdefault(sp, (t, eid))
+
+    def _add_dark(self, inc: Incident, sp: int, t: float, eid: str, *,
+                  restore_only: bool = False) -> None:
+        if sp in inc.dark:
+            return
+        if restore_only:
+            inc.dark[sp] = (inc.t_first, eid)
+        else:
+            inc.dark[sp] = (t, eid)
+            inc.t_last = max(inc.t_last, t)
+            if (t, eid) < inc.first_key:
+                inc.first_key = (t, eid)
+                inc.t_first = min(inc.t_first, t)
+        self._incident_of[sp] = inc
+        if not inc.decided:
+            return
+        owner = self._book.owner_of(sp)
+        if owner is not None and owner.incident is inc:
+            owner.reporting += 1
+            self._book.touch(owner)
+        elif not inc.frozen:
+            inc.uncovered += 1
+            if inc.uncovered >= max(1, len(inc.dark) // 20):
+                self._resolve(inc, self._seq.clock)
+
+    # ============================================================ decisions
+    def _decide(self, due: float, token: object) -> None:
+        assert isinstance(token, Incident)
+        inc = token
+        if inc.decided:
+            return
+        inc.decided = True
+        self._resolve(inc, max(due, inc.t_first + self._hold))
+
+    def _confidence(self, o: Outage, margin: float) -> float:
+        sps = max(o.hi - o.lo, 1)
+        ami = self._tree.ami_cum[o.hi] - self._tree.ami_cum[o.lo]
+        return _sigmoid(margin) * (0.5 + 0.5 * ami / sps)
+
+    def _range_of(self, ch: Choice) -> tuple[int, int]:
+        tree = self._tree
+        if ch.node >= 0:
+            return tree.sp_lo[ch.node], tree.sp_hi[ch.node]
+        return ch.sp, ch.sp + 1
+
+    def _resolve(self, inc: Incident, now: float) -> None:
+        """(Re)place the outages of an incident; ids survive moves."""
+        book, tree = self._book, self._tree
+        old = [o for o in inc.outages if o.phase is Phase.OPEN]
+        for o in old:
+            book.remove_open(o)
+        choices = self._scorer.solve(sorted(inc.dark), excluded=book.excluded_ami,
+                                     forbidden_sps=inc.known_on)
+        keyed = sorted(((min(inc.dark[s] for s in ch.dark), i, ch)
+                        for i, ch in enumerate(choices)), key=lambda x: (x[0], x[1]))
+        used: set[int] = set()
+        placed: list[tuple[Outage, Choice, bool]] = []
+        feeder_id = self._feeder_ids[inc.feeder]
+        for first, _, ch in keyed:
+            lo, hi = self._range_of(ch)
+            match = [o for o in old if id(o) not in used and o.lo < hi and lo < o.hi]
+            if match:
+                o = min(match, key=lambda x: (x.started_at, x.outage_id))
+                used.add(id(o))
+                if (o.node, o.sp) != (ch.node, ch.sp):
+                    o.node, o.sp, o.lo, o.hi = ch.node, ch.sp, lo, hi
+                    o.moves.append((now, book.device_id(o), book.device_type(o)))
+                o.started_at = first[0]
+                placed.append((o, ch, False))
+            else:
+                oid = make_outage_id(feeder_id, first[1])
+                if oid in book.by_id:
+                    oid = make_outage_id(feeder_id, first[1], str(ch.node), str(ch.sp))
+                o = Outage(oid, inc.feeder, ch.node, ch.sp, lo, hi, first[0], inc)
+                o.moves.append((now, book.device_id(o), book.device_type(o)))
+                placed.append((o, ch, True))
+        survivors = [o for o, _, _ in placed]
+        for o in old:
+            if id(o) in used:
+                continue
+            into = next((x for x in survivors if x.lo <= o.lo < x.hi or o.lo <= x.lo < o.hi),
+                        survivors[0] if survivors else None)
+            if into is not None:
+                into.known_on |= o.known_on
+                into.on_events.extend(o.on_events)
+                book.remove(o, into)
+        inc.outages = survivors
+        inc.uncovered = 0
+        for o, ch, is_new in placed:
+            o.reporting = len(ch.dark)
+            book.add_open(o)
+            o.confidence = self._confidence(o, ch.margin)
+            if o.known_on:
+                o.known_on = {s for s in o.known_on if o.lo <= s < o.hi and book.owner_of(s) is o}
+            for s, (tr, eid) in sorted(inc.restored.items()):
+                if o.lo <= s < o.hi and tr >= o.started_at and book.owner_of(s) is o:
+                    self._mark_on(o, s, tr, eid, check=False)
+            if is_new:
+                o.predicted_at = now
+                back = o.restored_at is not None and o.restored_at - o.started_at <= self._momentary
+                o.status = OutageStatus.MOMENTARY if back else OutageStatus.ACTIVE
+                o.ever_active = not back
+                book.publish(o)
+            else:
+                book.touch(o)
+            if o.restored_at is not None and o.phase is Phase.OPEN:
+                self._start_restoring(o)
+            if tree.ami_cum[o.hi] - tree.ami_cum[o.lo] and len(o.known_on) >= o.ami_affected:
+                self._close(o, max(now, o.last_on_at), [])
+
+    # ========================================================== restoration
+    def _mark_on(self, o: Outage, sp: int, t: float, eid: str, *, check: bool = True) -> None:
+        if sp in o.known_on or not o.lo <= sp < o.hi:
+            return
+        o.known_on.add(sp)
+        o.on_events.append((t, sp, eid))
+        o.last_on_at = max(o.last_on_at, t)
+        if o.restored_at is None or t < o.restored_at:
+            o.restored_at = t
+        if not check:
+            return
+        if o.phase is Phase.OPEN:
+            self._start_restoring(o)
+        self._book.touch(o)
+        if o.phase is not Phase.CLOSED and len(o.known_on) >= o.ami_affected:
+            self._close(o, t, [])
+
+    def _start_restoring(self, o: Outage) -> None:
+        o.phase = Phase.RESTORING
+        self._settle_seq += 1
+        o.settle_token = self._settle_seq
+        assert o.restored_at is not None
+        self._seq.schedule(o.restored_at + self._settle, self._settled, (o, o.settle_token))
+
+    def _settled(self, due: float, token: object) -> None:
+        assert isinstance(token, tuple)
+        o, version = token
+        assert isinstance(o, Outage)
+        if o.phase is not Phase.RESTORING or o.settle_token != version:
+            return
+        book, tree = self._book, self._tree
+        skip = sorted((x.lo, x.hi) for x in book.nested_open(o))
+        dark: list[int] = []
+        known, is_ami = o.known_on, tree.sp_is_ami
+        s = o.lo
+        for lo, hi in [*skip, (o.hi, o.hi)]:
+            dark.extend(x for x in range(s, min(lo, o.hi)) if is_ami[x] and x not in known)
+            s = max(s, hi)
+        rate = len(known) / max(o.ami_affected, 1)
+        found, stragglers = self._scorer.nested(o.node, dark, excluded=book.excluded_ami,
+                                                restore_rate=rate)
+        for ch in found:
+            lo, hi = self._range_of(ch)
+            child = Outage(make_outage_id(o.outage_id, self._tree.topology.node_id(ch.node)),
+                           o.feeder, ch.node, -1, lo, hi, o.started_at, None)
+            child.predicted_at = due
+            child.ever_active = True
+            inc = o.incident
+            child.reporting = sum(1 for x in ch.dark if inc is not None and x in inc.dark)
+            book.add_open(child)   # parent: o (still open), which shrinks
+            child.confidence = self._confidence(child, ch.margin)
+            child.moves.append((due, book.device_id(child), book.device_type(child)))
+            book.publish(child)
+        self._close(o, due, stragglers)
+
+    def _close(self, o: Outage, now: float, stragglers: list[int]) -> None:
+        book = self._book
+        o.phase = Phase.CLOSED
+        book.remove_open(o)
+        back = o.restored_at is not None and o.restored_at - o.started_at <= self._momentary
+        o.status = OutageStatus.MOMENTARY if back else OutageStatus.RESTORED
+        o.unverified = list(stragglers)
+        for s in stragglers:
+            book.stragglers[s] = o
+        o.confirmed_at = None if stragglers else o.last_on_at if o.known_on else now
+        if o.ever_active:
+            book.add_feed_item(o)
+        book.touch(o)
+
+    def _verify(self, o: Outage, sp: int, t: float, *, restored: bool) -> None:
+        """A straggler of a closed outage is known on again."""
+        book = self._book
+        del book.stragglers[sp]
+        if sp in o.unverified:
+            o.unverified.remove(sp)
+        if restored and o.restored_at is not None and t - o.restored_at > self._settle:
+            # it stayed dark long after its siblings: a nested service-level outage
+            child = Outage(make_outage_id(o.outage_id, self.topology.sp_id(sp)), o.feeder, -1,
+                           sp, sp, sp + 1, o.started_at, None, status=OutageStatus.RESTORED,
+                           phase=Phase.CLOSED, predicted_at=t, restored_at=t, confirmed_at=t,
+                           last_on_at=t, parent=o, ami_affected=1, sp_affected=1)
+            inc = o.incident
+            child.reporting = 1 if inc is not None and sp in inc.dark else 0
+            child.confidence = self._confidence(child, 0.0)
+            child.known_on.add(sp)
+            o.children.append(child)
+            book.shrink(o, 1, 1)
+            book.publish(child)
+        else:
+            o.known_on.add(sp)
+            o.last_on_at = max(o.last_on_at, t)
+        if not o.unverified:
+            o.confirmed_at = o.last_on_at
+        book.touch(o)
+
+
+def replay(topology: Topology, events: Iterable[object],
+           settings: EngineSettings | None = None,
+           coverage: CoverageSettings | None = None,
+           tuning: InferenceTuning | None = None) -> dict[str, Any]:
+    """Contract section 6: decoded event objects in arrival order -> the result."""
+    settings = settings or EngineSettings()
+    engine = Engine(topology, settings, coverage, tuning)
+    codes = EventCodes.from_settings(settings)
+    ingest = engine.ingest
+    invalid = 0
+    for obj in events:
+        if isinstance(obj, MeterEvent):
+            ingest(obj)
+            continue
+        try:
+            event = parse_event(obj, codes)
+        except EventError:
+            invalid += 1
+            continue
+        ingest(event)
+    engine.count_invalid(invalid)
+    engine.flush()
+    return result_of(engine)
+
+
+def result_of(engine: Engine) -> dict[str, Any]:
+    return {
+        "outages": engine.outages(),
+        "restorations": engine.restorations(),
+        "coverage": engine.coverage(),
+        "events": engine.event_stats(),
+    }

@@ -1,0 +1,196 @@
+"""Meter events: the one validated shape every ingest path produces.
+
+:func:`parse_event` turns a decoded JSON object (contract section 2) into a
+:class:`MeterEvent` or raises :class:`~oms_bridge.errors.EventError` naming the
+offending field. Rules, decided once for every ingest path:
+
+- ``event_id`` and ``meter_id`` are non-empty strings of at most 256 characters
+  (numbers are refused rather than silently turned into text: ``12`` and
+  ``"12"`` would otherwise be two ids for one event).
+- ``type`` is looked up in :class:`EventCodes` (names and IEC 61968-9
+  EndDeviceEvent codes, configurable); anything else is refused.
+- ``occurred_at`` is an ISO-8601 string **with** ``Z`` or a UTC offset. Naive
+  timestamps are refused: a head end in local time would shift every window by
+  hours without anyone noticing. Years outside 1990..2099 are refused as absurd.
+
+Parsing is on the hot path of ``replay`` (millions of lines), so timestamps in
+the canonical head-end form ``YYYY-MM-DDTHH:MM:SS[.fff]Z`` take a fast path that
+caches the epoch of each minute; every other form goes through
+:meth:`datetime.fromisoformat`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from oms_bridge.errors import EventError
+from oms_bridge.settings import EngineSettings
+
+__all__ = [
+    "EventCodes",
+    "EventKind",
+    "MeterEvent",
+    "format_time",
+    "parse_event",
+    "parse_timestamp",
+]
+
+MAX_ID_CHARS = 256
+MIN_YEAR = 1990
+MAX_YEAR = 2099
+
+
+class EventKind(enum.Enum):
+    """What a meter said. Open to more kinds (ping results...) later."""
+
+    LAST_GASP = "last_gasp"
+    POWER_RESTORED = "power_restored"
+
+    @classmethod
+    def _missing_(cls, value: object) -> EventKind:
+        valid = ", ".join(repr(m.value) for m in cls)
+        raise ValueError(f"{value!r} is not a valid {cls.__name__}; valid: {valid}")
+
+
+@dataclass(frozen=True, slots=True)
+class MeterEvent:
+    """One validated head-end event; ``occurred_at`` in epoch seconds (UTC)."""
+
+    event_id: str
+    meter_id: str
+    kind: EventKind
+    occurred_at: float
+
+
+class EventCodes:
+    """Maps head-end type strings and IEC 61968-9 codes to :class:`EventKind`."""
+
+    __slots__ = ("_map",)
+
+    def __init__(self, mapping: Mapping[str, EventKind]) -> None:
+        self._map = {k.strip().lower(): v for k, v in mapping.items()}
+
+    @classmethod
+    def from_settings(cls, settings: EngineSettings) -> EventCodes:
+        mapping: dict[str, EventKind] = {k.value: k for k in EventKind}
+        mapping.update(dict.fromkeys(settings.last_gasp_codes, EventKind.LAST_GASP))
+        mapping.update(dict.fromkeys(settings.restore_codes, EventKind.POWER_RESTORED))
+        return cls(mapping)
+
+    def lookup(self, code: str) -> EventKind | None:
+        kind = self._map.get(code)
+        if kind is None:
+            kind = self._map.get(code.strip().lower())
+        return kind
+
+    def codes(self) -> Iterable[str]:
+        return sorted(self._map)
+
+
+_minute_cache: dict[str, float] = {}
+_DIGITS = frozenset("0123456789")
+
+
+def _minute_epoch(prefix: str) -> float | None:
+    """Epoch of ``YYYY-MM-DDTHH:MM`` (UTC), cached; ``None`` when malformed."""
+    base = _minute_cache.get(prefix)
+    if base is not None:
+        return base
+    if (len(prefix) != 16 or prefix[4] != "-" or prefix[7] != "-" or prefix[10] not in "Tt "
+            or prefix[13] != ":"):
+        return None
+    digits = prefix[0:4] + prefix[5:7] + prefix[8:10] + prefix[11:13] + prefix[14:16]
+    if not _DIGITS.issuperset(digits):
+        return None
+    try:
+        stamp = datetime(int(prefix[0:4]), int(prefix[5:7]), int(prefix[8:10]),
+                         int(prefix[11:13]), int(prefix[14:16]), tzinfo=UTC)
+    except ValueError:
+        return None
+    base = stamp.timestamp()
+    if len(_minute_cache) > 200_000:
+        _minute_cache.clear()
+    _minute_cache[prefix] = base
+    return base
+
+
+def parse_timestamp(text: str) -> float:
+    """Epoch seconds of an ISO-8601 timestamp with ``Z`` or an offset.
+
+    Raises :class:`ValueError` with the reason (the caller names the field).
+    """
+    n = len(text)
+    # fast path: YYYY-MM-DDTHH:MM:SS[.f+]Z
+    if n >= 20 and text[-1] in "Zz" and text[16] == ":":
+        base = _minute_epoch(text[:16])
+        sec = text[17:19]
+        if base is not None and _DIGITS.issuperset(sec) and (
+                n == 20 or (text[19] == "." and n > 21 and _DIGITS.issuperset(text[20:-1]))):
+            year = int(text[0:4])
+            if not MIN_YEAR <= year <= MAX_YEAR:
+                raise ValueError(f"year {year} is outside {MIN_YEAR}..{MAX_YEAR}")
+            seconds = float(text[17:-1])
+            if seconds >= 60.0:
+                raise ValueError("seconds out of range")
+            return base + seconds
+    try:
+        stamp = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"not an ISO-8601 timestamp: {text[:40]!r}") from exc
+    if stamp.tzinfo is None or stamp.utcoffset() is None:
+        raise ValueError("timestamp has no UTC offset (add 'Z' or '+HH:MM')")
+    if not MIN_YEAR <= stamp.year <= MAX_YEAR:
+        raise ValueError(f"year {stamp.year} is outside {MIN_YEAR}..{MAX_YEAR}")
+    return stamp.timestamp()
+
+
+def format_time(epoch_s: float | None) -> str | None:
+    """Contract form of an event time: ``2026-11-26T07:00:03.120Z`` (ms, UTC)."""
+    if epoch_s is None:
+        return None
+    ms = round(epoch_s * 1000.0)
+    stamp = datetime.fromtimestamp(ms // 1000, tz=UTC)
+    return f"{stamp:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+
+
+def _ident(obj: Mapping[str, object], name: str) -> str:
+    value = obj.get(name)
+    if value is None:
+        raise EventError("missing", field=name)
+    if type(value) is not str:
+        raise EventError(f"must be a string, not {type(value).__name__}", field=name)
+    if not value or value.isspace():
+        raise EventError("must not be empty", field=name)
+    if len(value) > MAX_ID_CHARS:
+        raise EventError(f"longer than {MAX_ID_CHARS} characters", field=name)
+    return value
+
+
+def parse_event(obj: object, codes: EventCodes) -> MeterEvent:
+    """Validate one decoded JSON object (contract section 2)."""
+    if not isinstance(obj, dict):
+        raise EventError(f"an event must be a JSON object, not {type(obj).__name__}")
+    event_id = _ident(obj, "event_id")
+    meter_id = _ident(obj, "meter_id")
+    code = obj.get("type")
+    if code is None:
+        raise EventError("missing", field="type")
+    if type(code) is not str:
+        raise EventError(f"must be a string, not {type(code).__name__}", field="type")
+    kind = codes.lookup(code)
+    if kind is None:
+        raise EventError(f"unknown event type {code[:40]!r}", field="type")
+    stamp = obj.get("occurred_at")
+    if stamp is None:
+        raise EventError("missing", field="occurred_at")
+    if type(stamp) is not str:
+        raise EventError(f"must be an ISO-8601 string, not {type(stamp).__name__}",
+                         field="occurred_at")
+    try:
+        occurred_at = parse_timestamp(stamp)
+    except ValueError as exc:
+        raise EventError(str(exc), field="occurred_at") from None
+    return MeterEvent(event_id, meter_id, kind, occurred_at)

@@ -1,0 +1,367 @@
+"""Outages, incidents and the book that keeps them: lifecycle, nesting, feed.
+
+Lifecycle of an outage
+----------------------
+- An **incident** gathers the dark evidence of one feeder within one window of
+  event time (gasps less than ``incident_gap_s`` apart, at most
+  ``hold_window_s`` after its first). When the hold window expires the incident
+  is solved (:mod:`oms_bridge.core.inference`) into one outage per open
+  device; ``predicted_at`` is that expiry. Late evidence re-solves it; the
+  prediction may move up or down and the outage keeps its id. Ids derive from
+  the feeder and the first evidence event id, so a replay gives the same ids.
+- ``phase`` ``open``: no restore yet (status ``active``). The first restore from
+  one of its meters (``restored_at``) moves it to ``restoring``; it stays
+  ``active`` until every affected AMI meter is known on (restore, or any later
+  event), or until ``settle_s`` after that first restore. Then it is
+  ``closed``: status ``restored`` (``momentary`` when the first restore came
+  within ``momentary_s`` of the start). An interruption already back when its
+  hold window expires is published directly as ``momentary`` and never
+  ``active``; a momentary outage is never in the restoration feed.
+- At close, meters still dark are split (:meth:`Scorer.nested`) into **nested
+  outages** (active, ``parent_outage_id`` set, a device below) and unexplained
+  **stragglers** (``meters_unverified``). ``confirmed_at`` is set only when no
+  affected meter may still be dark; it is then the time of the last restore.
+- The **restoration feed** gets one item per outage, when an outage that was
+  ever ``active`` closes. It carries ``confirmed_at`` only when nothing is
+  unverified. Later restores of stragglers update the outage (and set
+  ``confirmed_at`` when the last one comes back) but add no second item. A
+  straggler whose restore comes much later than its siblings' (more than
+  ``settle_s``) was really a nested service-level outage: it is recorded as
+  one, already restored.
+
+Counting
+--------
+Nested outages are disjoint: a meter belongs to the deepest open outage above
+it, and ``meters_affected`` (all service points, AMI or not, below the device)
+excludes the service points of open outages nested inside.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from oms_bridge.core.events import format_time
+from oms_bridge.core.inference import TreeIndex
+from oms_bridge.core.kinds import DeviceKind, OutageStatus
+
+__all__ = ["Incident", "Outage", "OutageBook", "Phase", "make_outage_id"]
+
+
+class Phase(enum.Enum):
+    OPEN = "open"
+    RESTORING = "restoring"
+    CLOSED = "closed"
+
+
+def make_outage_id(*parts: str) -> str:
+    digest = hashlib.blake2b("|".join(parts).encode("utf-8"), digest_size=8).hexdigest()
+    return f"OUT-{digest}"
+
+
+@dataclass(eq=False, slots=True)
+class Incident:
+    """Dark evidence of one feeder in one window of event time."""
+
+    feeder: int
+    t_first: float
+    t_last: float
+    first_key: tuple[float, str]
+    #: meter (service point) -> (time, event id) of its first dark evidence
+    dark: dict[int, tuple[float, str]] = field(default_factory=dict)
+    #: restores seen while the incident was pending: meter -> time
+    restored: dict[int, tuple[float, str]] = field(default_factory=dict)
+    known_on: set[int] = field(default_factory=set)
+    outages: list[Outage] = field(default_factory=list)
+    decided: bool = False
+    uncovered: int = 0
+
+    @property
+    def frozen(self) -> bool:
+        return any(o.phase is not Phase.OPEN for o in self.outages)
+
+
+@dataclass(eq=False, slots=True)
+class Outage:
+    outage_id: str
+    feeder: int
+    node: int                  # -1 for a service-point outage
+    sp: int                    # -1 for a device outage
+    lo: int                    # service points of the device: [lo, hi)
+    hi: int
+    started_at: float
+    incident: Incident | None
+    status: OutageStatus = OutageStatus.ACTIVE
+    phase: Phase = Phase.OPEN
+    predicted_at: float | None = None
+    restored_at: float | None = None
+    confirmed_at: float | None = None
+    last_on_at: float = -math.inf
+    parent: Outage | None = None
+    children: list[Outage] = field(default_factory=list)
+    reporting: int = 0
+    ami_affected: int = 0
+    sp_affected: int = 0
+    confidence: float = 0.0
+    known_on: set[int] = field(default_factory=set)
+    on_events: list[tuple[float, int, str]] = field(default_factory=list)
+    unverified: list[int] = field(default_factory=list)
+    moves: list[tuple[float, str, str]] = field(default_factory=list)
+    ever_active: bool = False
+    settle_token: int = 0
+
+    @property
+    def position(self) -> int:
+        """Node used for subtree queries (the transformer of a service point)."""
+        return self.node
+
+
+class _Fenwick:
+    __slots__ = ("_n", "_tree")
+
+    def __init__(self, n: int) -> None:
+        self._n = n
+        self._tree = [0] * (n + 1)
+
+    def add(self, i: int, delta: int) -> None:
+        i += 1
+        n, tree = self._n, self._tree
+        while i <= n:
+            tree[i] += delta
+            i += i & -i
+
+    def prefix(self, i: int) -> int:
+        total = 0
+        tree = self._tree
+        while i > 0:
+            total += tree[i]
+            i -= i & -i
+        return total
+
+    def range(self, lo: int, hi: int) -> int:
+        return self.prefix(hi) - self.prefix(lo)
+
+
+class OutageBook:
+    """Every published outage, the open ones indexed by device, changes and feed."""
+
+    def __init__(self, tree: TreeIndex) -> None:
+        self.tree = tree
+        topo = tree.topology
+        self.by_id: dict[str, Outage] = {}
+        self.at_node: dict[int, Outage] = {}
+        self.at_sp: dict[int, Outage] = {}
+        self.stragglers: dict[int, Outage] = {}
+        self._ami_bit = _Fenwick(topo.n_nodes)
+        self._sp_bit = _Fenwick(topo.n_nodes)
+        self._changes: dict[str, str] = {}
+        self._removed: dict[str, dict[str, Any]] = {}
+        self.feed: list[dict[str, Any]] = []
+        self._feed_drained = 0
+        self._feeder_ids = topo.feeder_ids
+        self._node_ids: list[str] = [bytes(v).decode("utf-8") for v in topo.node_ids.tolist()]
+
+    # ------------------------------------------------------------ ownership
+    def owner_of(self, sp: int) -> Outage | None:
+        """The deepest open (or restoring) outage above a service point."""
+        o = self.at_sp.get(sp)
+        if o is not None:
+            return o
+        at_node = self.at_node
+        if not at_node:
+            return None
+        parent = self.tree.parent
+        v = self.tree.sp_node[sp]
+        while v >= 0:
+            o = at_node.get(v)
+            if o is not None:
+                return o
+            v = parent[v]
+        return None
+
+    def owner_above(self, node: int) -> Outage | None:
+        at_node, parent = self.at_node, self.tree.parent
+        v = parent[node]
+        while v >= 0:
+            o = at_node.get(v)
+            if o is not None:
+                return o
+            v = parent[v]
+        return None
+
+    def excluded_ami(self, node: int) -> int:
+        return self._ami_bit.range(node, self.tree.end[node])
+
+    def excluded_sp(self, node: int) -> int:
+        return self._sp_bit.range(node, self.tree.end[node])
+
+    def nested_open(self, o: Outage) -> list[Outage]:
+        """Open outages strictly inside ``o``'s subtree."""
+        if o.node < 0:
+            return []
+        lo, hi = o.node, self.tree.end[o.node]
+        inner = [x for v, x in self.at_node.items() if lo < v < hi]
+        inner.extend(x for s, x in self.at_sp.items() if o.lo <= s < o.hi)
+        return inner
+
+    def add_open(self, o: Outage) -> None:
+        """Index an open outage and compute its disjoint affected counts."""
+        tree = self.tree
+        if o.node >= 0:
+            pos = o.node
+            o.ami_affected = tree.ami(pos) - self.excluded_ami(pos)
+            o.sp_affected = tree.sp_total(pos) - self.excluded_sp(pos)
+            self.at_node[pos] = o
+        else:
+            pos = tree.sp_node[o.sp]
+            o.ami_affected = 1 if tree.sp_is_ami[o.sp] else 0
+            o.sp_affected = 1
+            self.at_sp[o.sp] = o
+        above = self._owner_excluding(o)
+        if above is not None:
+            self._shift(above, -o.ami_affected, -o.sp_affected)
+            if o.parent is None:
+                o.parent = above
+                above.children.append(o)
+        self._ami_bit.add(pos, o.ami_affected)
+        self._sp_bit.add(pos, o.sp_affected)
+
+    def _owner_excluding(self, o: Outage) -> Outage | None:
+        if o.node >= 0:
+            return self.owner_above(o.node)
+        return self._sp_owner(o.sp)
+
+    def _sp_owner(self, sp: int) -> Outage | None:
+        at_node, parent = self.at_node, self.tree.parent
+        v = self.tree.sp_node[sp]
+        while v >= 0:
+            x = at_node.get(v)
+            if x is not None:
+                return x
+            v = parent[v]
+        return None
+
+    def _shift(self, o: Outage, d_ami: int, d_sp: int) -> None:
+        o.ami_affected += d_ami
+        o.sp_affected += d_sp
+        pos = o.node if o.node >= 0 else self.tree.sp_node[o.sp]
+        self._ami_bit.add(pos, d_ami)
+        self._sp_bit.add(pos, d_sp)
+
+    def remove_open(self, o: Outage) -> None:
+        """Drop an outage from the open index (closing, moving or merging)."""
+        if o.node >= 0:
+            if self.at_node.get(o.node) is o:
+                del self.at_node[o.node]
+            pos = o.node
+        else:
+            if self.at_sp.get(o.sp) is o:
+                del self.at_sp[o.sp]
+            pos = self.tree.sp_node[o.sp]
+        self._ami_bit.add(pos, -o.ami_affected)
+        self._sp_bit.add(pos, -o.sp_affected)
+        above = self._owner_excluding(o)
+        if above is not None and o.phase is not Phase.CLOSED:
+            # meters of a moving outage fall back to the outage above until re-added
+            self._shift(above, o.ami_affected, o.sp_affected)
+
+    def shrink(self, o: Outage, d_ami: int, d_sp: int) -> None:
+        """Take nested meters out of an outage (open or closed)."""
+        if o.phase is Phase.CLOSED:
+            o.ami_affected -= d_ami
+            o.sp_affected -= d_sp
+        else:
+            self._shift(o, -d_ami, -d_sp)
+
+    # -------------------------------------------------------------- publish
+    def publish(self, o: Outage) -> None:
+        self.by_id[o.outage_id] = o
+        self.touch(o, "created")
+
+    def touch(self, o: Outage, change: str = "updated") -> None:
+        if o.outage_id not in self.by_id:
+            return
+        if self._changes.get(o.outage_id) != "created":
+            self._changes[o.outage_id] = change
+        else:
+            self._changes[o.outage_id] = "created"
+
+    def remove(self, o: Outage, merged_into: Outage) -> None:
+        self.by_id.pop(o.outage_id, None)
+        was_new = self._changes.pop(o.outage_id, None) == "created"
+        if not was_new:
+            self._changes[o.outage_id] = "removed"
+            row = self.to_dict(o)
+            row["merged_into"] = merged_into.outage_id
+            self._removed[o.outage_id] = row
+
+    def drain_changes(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for oid, change in self._changes.items():
+            o = self.by_id.get(oid)
+            if o is None:
+                row = self._removed.pop(oid, None)
+                if row is None:
+                    continue
+            else:
+                row = self.to_dict(o)
+            row["change"] = change
+            out.append(row)
+        self._changes.clear()
+        self._removed.clear()
+        return out
+
+    def add_feed_item(self, o: Outage) -> None:
+        self.feed.append({
+            "seq": len(self.feed) + 1,
+            "outage_id": o.outage_id,
+            "device_id": self.device_id(o),
+            "feeder_id": self._feeder_ids[o.feeder],
+            "started_at": format_time(o.started_at),
+            "restored_at": format_time(o.restored_at),
+            "confirmed_at": format_time(o.confirmed_at),
+            "meters_restored": max(o.sp_affected - len(o.unverified), 0),
+            "meters_unverified": [self.meter_id(s) for s in o.unverified],
+            "nested_outage_ids": sorted(c.outage_id for c in o.children),
+        })
+
+    def drain_feed(self) -> list[dict[str, Any]]:
+        out = self.feed[self._feed_drained:]
+        self._feed_drained = len(self.feed)
+        return [dict(item) for item in out]
+
+    # -------------------------------------------------------------- render
+    def device_id(self, o: Outage) -> str:
+        if o.node >= 0:
+            return self._node_ids[o.node]
+        return self.tree.topology.sp_id(o.sp)
+
+    def device_type(self, o: Outage) -> str:
+        if o.node >= 0:
+            return DeviceKind.from_code(self.tree.kind[o.node]).value
+        return DeviceKind.SERVICE_POINT.value
+
+    def meter_id(self, sp: int) -> str:
+        return self.tree.topology.meter_id(sp) or self.tree.topology.sp_id(sp)
+
+    def to_dict(self, o: Outage) -> dict[str, Any]:
+        return {
+            "outage_id": o.outage_id,
+            "device_id": self.device_id(o),
+            "device_type": self.device_type(o),
+            "feeder_id": self._feeder_ids[o.feeder],
+            "status": o.status.value,
+            "started_at": format_time(o.started_at),
+            "restored_at": format_time(o.restored_at),
+            "confirmed_at": format_time(o.confirmed_at),
+            "predicted_at": format_time(o.predicted_at),
+            "meters_affected": o.sp_affected,
+            "meters_reporting": o.reporting,
+            "confidence": round(o.confidence, 3),
+            "parent_outage_id": o.parent.outage_id if o.parent is not None else None,
+            "ami_affected": o.ami_affected,
+            "meters_unverified": len(o.unverified),
+        }
