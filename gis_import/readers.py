@@ -212,7 +212,7 @@ def _parse_geojson(spec: LayerSpec, data: bytes | str, source: str
     offsets = offsets_from_counts(counts) if not point else None
     layer = layer_from_arrays(spec.name, source, columns, xy, offsets, crs=WGS84)
     layer.dropped = len(bad)
-    if declared is not None:
+    if declared is not None and not _is_wgs84(declared):
         layer.crs = declared
     return _place_in_wgs84(layer, declared, defects, geojson=True)
 
@@ -412,6 +412,13 @@ def _crs(text: str) -> pyproj.CRS | None:
     if crs.equals(pyproj.CRS.from_epsg(4326), ignore_axis_order=True):
         return None
     return crs
+
+
+def _is_wgs84(text: str) -> bool:
+    try:
+        return _crs(text) is None
+    except pyproj.exceptions.CRSError:
+        return False
 
 
 @lru_cache(maxsize=32)
