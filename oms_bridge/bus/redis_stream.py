@@ -124,7 +124,7 @@ class StreamConsumer:
         while True:
             resp = await self.client.xautoclaim(
                 self.stream, self.group, self.consumer, min_idle_time=self.claim_min_idle_ms,
-                start_id=start, count=self.batch_size, justid=True)
+                start_id=start, count=self.batch_size)
             start = _text(resp[0])
             if resp[1]:
                 log.info("redis consumer: reclaimed %d pending entries", len(resp[1]))
