@@ -32,6 +32,7 @@ from oms_bridge.api.problems import ApiError
 
 __all__ = [
     "OPEN",
+    "ROLE",
     "READERS",
     "TICKET_TTL_S",
     "Authenticator",
@@ -49,6 +50,8 @@ READERS: frozenset[str] = frozenset({"dispatcher", "oms"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _ROLES_ATTR = "__oms_roles__"
+#: The caller's role, set on the request by the auth middleware.
+ROLE = web.RequestKey("role", str)
 _TICKET_ATTR = "__oms_ticket__"
 
 
@@ -154,7 +157,7 @@ def make_auth_middleware(authenticator: Authenticator, tickets: TicketBook) -> M
                 f"needs one of {sorted(admitted)}",
                 role=role, required=sorted(admitted),
             )
-        request["role"] = role
+        request[ROLE] = role
         return await handler(request)
 
     return auth_middleware

@@ -16,7 +16,7 @@ import orjson
 from aiohttp import web
 
 from oms_bridge.api import keys
-from oms_bridge.api.auth import READERS, TICKET_TTL_S, requires
+from oms_bridge.api.auth import READERS, ROLE, TICKET_TTL_S, requires
 from oms_bridge.bus.broadcast import Hub
 
 __all__ = ["routes"]
@@ -28,7 +28,7 @@ HEARTBEAT_S = 15.0
 @routes.post("/api/v1/stream/tickets")
 @requires(*READERS)
 async def issue_ticket(request: web.Request) -> web.Response:
-    ticket = request.app[keys.TICKETS].issue(str(request["role"]))
+    ticket = request.app[keys.TICKETS].issue(request[ROLE])
     return web.json_response({"ticket": ticket, "expires_in_s": TICKET_TTL_S}, status=201)
 
 
