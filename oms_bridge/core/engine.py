@@ -210,8 +210,9 @@ class Engine:
                 return inc
         return None
 
-    def _new_incident(self, feeder: int, t: float, eid: str) -> Incident:
-        inc = Incident(feeder, t, t, (t, eid))
+    def _new_incident(self, feeder: int, t: float, eid: str, *,
+                      retro: bool = False) -> Incident:
+        inc = Incident(feeder, t, t, (t, eid), retro=retro)
         lst = self._incidents.setdefault(feeder, [])
         horizon = self._seq.clock - _INCIDENT_HORIZON_S
         while lst and lst[0].t_last < horizon and lst[0].decided and all(
@@ -240,7 +241,7 @@ class Engine:
         book = self._book
         straggler = book.stragglers.get(sp)
         if straggler is not None:
-            self._verify(straggler, sp, t, restored=False)
+            self._verify(straggler, sp, t, eid, restored=False)
         owner = book.owner_of(sp)
         if owner is not None:
             oinc = owner.incident
@@ -264,23 +265,36 @@ class Engine:
         self._last_t[sp] = t
         book = self._book
         straggler = book.stragglers.get(sp)
-        if straggler is not None:
-            self._verify(straggler, sp, t, restored=True)
-            return
         inc = self._incident_of.get(sp)
         if inc is not None and not inc.decided:
             inc.restored.setdefault(sp, (t, eid))
-            return
-        owner = book.owner_of(sp)
-        if owner is not None:
-            if t >= owner.started_at:
+        else:
+            owner = book.owner_of(sp)
+            if owner is not None and t >= owner.started_at:
                 self._mark_on(owner, sp, t, eid)
-            return
-        # a restore from a meter that never gasped: it was dark just before
-        inc = self._find_incident(self._tree.sp_feeder(sp), t)
-        if inc is not None and not inc.decided:
-            self._add_dark(inc, sp, t, eid, restore_only=True)
-            inc.restored.setdefault(sp, (t, eid))
+            else:
+                # a restore from a meter that never gasped: it was dark just before
+                feeder = self._tree.sp_feeder(sp)
+                inc = self._find_pending(feeder, t)
+                if inc is not None:
+                    self._add_dark(inc, sp, t, eid, restore_only=True)
+                    inc.restored.setdefault(sp, (t, eid))
+                elif straggler is not None:
+                    self._verify(straggler, sp, t, eid, restored=True)
+                    return
+                elif owner is None:
+                    inc = self._new_incident(feeder, t, eid, retro=True)
+                    self._add_dark(inc, sp, t, eid, restore_only=True)
+                    inc.restored.setdefault(sp, (t, eid))
+        if straggler is not None:
+            self._verify(straggler, sp, t, eid, restored=False)
+
+    def _find_pending(self, feeder: int, t: float) -> Incident | None:
+        """An undecided incident whose hold window covers a restore at ``t``."""
+        for inc in reversed(self._incidents.get(feeder, ())):
+            if not inc.decided and inc.t_first - self._gap <= t <= inc.t_first + self._hold:
+                return inc
+        return None
 
     def _add_dark(self, inc: Incident, sp: int, t: float, eid: str, *,
                   restore_only: bool = False) -> None:
@@ -288,6 +302,7 @@ class Engine:
             return
         if restore_only:
             inc.dark[sp] = (inc.t_first, eid)
+            inc.t_last = max(inc.t_last, t) if inc.retro else inc.t_last
         else:
             inc.dark[sp] = (t, eid)
             inc.t_last = max(inc.t_last, t)
@@ -380,9 +395,9 @@ class Engine:
                     self._mark_on(o, s, tr, eid, check=False)
             if is_new:
                 o.predicted_at = now
-                back = o.restored_at is not None and o.restored_at - o.started_at <= self._momentary
+                back = self._is_momentary(o)
                 o.status = OutageStatus.MOMENTARY if back else OutageStatus.ACTIVE
-                o.ever_active = not back
+                o.ever_active = not back and not inc.retro
                 book.publish(o)
             else:
                 book.touch(o)
@@ -390,6 +405,11 @@ class Engine:
                 self._start_restoring(o)
             if tree.ami_cum[o.hi] - tree.ami_cum[o.lo] and len(o.known_on) >= o.ami_affected:
                 self._close(o, max(now, o.last_on_at), [])
+
+    def _is_momentary(self, o: Outage) -> bool:
+        if o.incident is not None and o.incident.retro:
+            return False  # only restores seen: how long it lasted is unknown
+        return o.restored_at is not None and o.restored_at - o.started_at <= self._momentary
 
     # ========================================================== restoration
     def _mark_on(self, o: Outage, sp: int, t: float, eid: str, *, check: bool = True) -> None:
@@ -450,8 +470,7 @@ class Engine:
         book = self._book
         o.phase = Phase.CLOSED
         book.remove_open(o)
-        back = o.restored_at is not None and o.restored_at - o.started_at <= self._momentary
-        o.status = OutageStatus.MOMENTARY if back else OutageStatus.RESTORED
+        o.status = OutageStatus.MOMENTARY if self._is_momentary(o) else OutageStatus.RESTORED
         o.unverified = list(stragglers)
         for s in stragglers:
             book.stragglers[s] = o
@@ -460,31 +479,68 @@ class Engine:
             book.add_feed_item(o)
         book.touch(o)
 
-    def _verify(self, o: Outage, sp: int, t: float, *, restored: bool) -> None:
+    def _verify(self, o: Outage, sp: int, t: float, eid: str, *, restored: bool) -> None:
         """A straggler of a closed outage is known on again."""
         book = self._book
         del book.stragglers[sp]
         if sp in o.unverified:
             o.unverified.remove(sp)
-        if restored and o.restored_at is not None and t - o.restored_at > self._settle:
-            # it stayed dark long after its siblings: a nested service-level outage
-            child = Outage(make_outage_id(o.outage_id, self.topology.sp_id(sp)), o.feeder, -1,
-                           sp, sp, sp + 1, o.started_at, None, status=OutageStatus.RESTORED,
-                           phase=Phase.CLOSED, predicted_at=t, restored_at=t, confirmed_at=t,
-                           last_on_at=t, parent=o, ami_affected=1, sp_affected=1)
-            inc = o.incident
-            child.reporting = 1 if inc is not None and sp in inc.dark else 0
-            child.confidence = self._confidence(child, 0.0)
-            child.known_on.add(sp)
-            o.children.append(child)
-            book.shrink(o, 1, 1)
-            book.publish(child)
+        if (restored and not o.retro and o.restored_at is not None
+                and t - o.restored_at > self._settle):
+            # it stayed dark long after its siblings: a nested outage after all
+            self._retro_child(o, sp, t, eid)
         else:
             o.known_on.add(sp)
-            o.last_on_at = max(o.last_on_at, t)
-        if not o.unverified:
+            if restored:
+                o.on_events.append((t, sp, eid))
+                o.last_on_at = max(o.last_on_at, t)
+        if not o.unverified and o.confirmed_at is None:
             o.confirmed_at = o.last_on_at
         book.touch(o)
+
+    def _retro_child(self, o: Outage, sp: int, t: float, eid: str) -> None:
+        """Record the nested outage a late straggler restore reveals (already over)."""
+        tree, book = self._tree, self._book
+        pending = set(o.unverified)
+        pending.add(sp)
+        is_ami = tree.sp_is_ami
+        best = -1
+        v = tree.sp_node[sp]
+        while v >= 0 and o.node >= 0 and o.node < v < tree.end[o.node]:
+            if tree.candidate[v]:
+                if all(x in pending for x in range(tree.sp_lo[v], tree.sp_hi[v]) if is_ami[x]):
+                    best = v
+                else:
+                    break
+            v = tree.parent[v]
+        if best >= 0:
+            lo, hi = tree.sp_lo[best], tree.sp_hi[best]
+            name = tree.topology.node_id(best)
+        else:
+            lo, hi = sp, sp + 1
+            name = tree.topology.sp_id(sp)
+        child = Outage(make_outage_id(o.outage_id, name), o.feeder, best, -1 if best >= 0 else sp,
+                       lo, hi, o.started_at, None, status=OutageStatus.RESTORED,
+                       phase=Phase.CLOSED, predicted_at=t, restored_at=t, last_on_at=t, parent=o)
+        child.retro = True
+        members = [x for x in range(lo, hi) if is_ami[x]]
+        child.ami_affected = len(members)
+        child.sp_affected = hi - lo
+        child.known_on.add(sp)
+        child.on_events.append((t, sp, eid))
+        for x in members:
+            if x != sp:
+                o.unverified.remove(x)
+                book.stragglers[x] = child
+                child.unverified.append(x)
+        child.confirmed_at = None if child.unverified else t
+        inc = o.incident
+        child.reporting = sum(1 for x in members if inc is not None and x in inc.dark)
+        child.confidence = self._confidence(child, 0.0)
+        child.moves.append((t, book.device_id(child), book.device_type(child)))
+        o.children.append(child)
+        book.shrink(o, child.ami_affected, child.sp_affected)
+        book.publish(child)
 
 
 def replay(topology: Topology, events: Iterable[object],

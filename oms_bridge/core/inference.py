@@ -287,7 +287,11 @@ class Scorer:
             count[v] = k
         r = min(max(restore_rate, 0.3), 0.995)
         lost = math.log(1.0 - r)
-        threshold = math.log(self.tuning.nested_prior) - math.log(1.0 - self.tuning.nested_prior)
+        # many subtrees are tested at once: the chance that one of them lost every
+        # restore by bad luck grows with their number (a Bonferroni bound)
+        tests = max(1, len(seen))
+        alpha = self.tuning.nested_prior
+        threshold = math.log(alpha / tests)
         found: list[Choice] = []
         covered: set[int] = set()
         stack = sorted(children.get(top, ()), reverse=True)
@@ -295,10 +299,11 @@ class Scorer:
             v = stack.pop()
             k = count[v]
             n = ami[v] - excluded(v)
+            evidence = n * lost  # log P(all n restores lost)
             if (tree.candidate[v] and k >= n >= self.tuning.min_nested_meters
-                    and -n * lost + threshold > 0):
+                    and evidence < threshold):
                 members = self._collect(v, direct, children)
-                found.append(Choice(v, -1, members, -n * lost + threshold))
+                found.append(Choice(v, -1, members, threshold - evidence))
                 covered.update(members)
                 continue
             stack.extend(sorted(children.get(v, ()), reverse=True))

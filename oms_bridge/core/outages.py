@@ -78,6 +78,8 @@ class Incident:
     outages: list[Outage] = field(default_factory=list)
     decided: bool = False
     uncovered: int = 0
+    #: made of restores only (every last gasp lost): its outages are already over
+    retro: bool = False
 
     @property
     def frozen(self) -> bool:
@@ -111,6 +113,8 @@ class Outage:
     unverified: list[int] = field(default_factory=list)
     moves: list[tuple[float, str, str]] = field(default_factory=list)
     ever_active: bool = False
+    #: a nested outage found after the fact, from a straggler's late restore
+    retro: bool = False
     settle_token: int = 0
 
     @property
