@@ -102,6 +102,12 @@ class ImportReport:
             "counts": dict(self.counts),
             "feeders": [f.to_dict() for f in self.feeders],
             "defects_by_kind": self.defects_by_kind(),
-            "defects": [d.to_dict() for d in sorted(self.defects)],
+            "defects": [d.to_dict() for d in sorted(self.defects, key=_defect_order)],
             "notes": list(self.notes),
         }
+
+
+def _defect_order(d: Defect) -> tuple[str, str, str, str]:
+    """The dataclass order of :class:`Defect`, with a missing FACILITYID sorting first
+    (comparing None with a string would raise)."""
+    return (d.layer, d.facility_id or "", d.message, d.kind.value)
