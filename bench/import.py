@@ -131,9 +131,20 @@ def parse_only(folder: Path) -> tuple[float, int, int]:
 
 
 def full_import(
-    folder: Path, profile: Path | None
+    folder: Path, profile: Path | None, gc_off: bool = False
 ) -> tuple[Any, dict[str, float], list[tuple[float, str]]]:
     """Read and build; returns the result, phase seconds and per-stage seconds."""
+    if gc_off:
+        gc.disable()
+    try:
+        return _full_import(folder, profile)
+    finally:
+        gc.enable()
+
+
+def _full_import(
+    folder: Path, profile: Path | None
+) -> tuple[Any, dict[str, float], list[tuple[float, str]]]:
     stages: dict[str, float] = {}
     started: list[tuple[float, str]] = []
 
@@ -179,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--verify", action="store_true", help="compare paths with the truth")
     ap.add_argument("--profile", type=Path, default=None, help="cProfile the import to FILE")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    ap.add_argument("--gc-off", action="store_true",
+                    help="disable the cyclic GC during the import (shows what it costs)")
     args = ap.parse_args(argv)
 
     feeders = args.feeders or max(1, args.service_points // 2500)
@@ -203,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
           "orjson only, gc off)")
 
     precise = _reset_peak() and precise
-    result, stages, marks = full_import(folder, args.profile)
+    result, stages, marks = full_import(folder, args.profile, args.gc_off)
     import_peak = _peak_bytes()
     topo = result.topology
     if topo is None:
@@ -214,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     image = len(topo.to_bytes())
     ratio = stages["total_s"] / parse_s
     print(f"  import   {stages['total_s']:7.2f} s  peak {_gb(import_peak)}  "
-          f"(read {stages['read_s']:.2f} s + build {stages['build_s']:.2f} s)")
+          f"(read {stages['read_s']:.2f} s + build {stages['build_s']:.2f} s"
+          f"{', gc off' if args.gc_off else ''})")
     for seconds, message in marks:
         if seconds >= 0.5:
             print(f"           {seconds:6.2f} s  {message}")
@@ -247,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         "parse_peak_bytes": parse_peak, "import_peak_bytes": import_peak,
         "topology_bytes": topo.nbytes, "bytes_per_sp": round(bytes_per_sp, 1),
         "image_bytes": image, "defects": defects, "targets_met": checks,
+        "gc_off": args.gc_off,
     }
     if args.verify:
         compared, bad = verify(result, truth)

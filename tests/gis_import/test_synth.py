@@ -8,6 +8,8 @@ devices), so the generator is tested without the importer it serves.
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import zipfile
 from collections import deque
 from pathlib import Path
@@ -196,3 +198,18 @@ def test_written_files_are_valid_geojson(tmp_path: Path, as_zip: bool) -> None:
         assert len(doc["features"]) == summary.counts[name]
     layers = {n: d["features"] for n, d in docs.items()}
     assert _trace(layers) == paths
+
+
+@pytest.mark.slow
+def test_bench_import_runs_and_verifies(tmp_path: Path) -> None:
+    """``bench/import`` end to end at a small size: targets met, every path verified."""
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, str(repo / "bench" / "import.py"), "--service-points", "20000",
+         "--verify", "--json"],
+        capture_output=True, text=True, check=False, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    figures = orjson.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["verify_mismatches"] == 0
+    assert figures["bytes_per_sp"] < 300
