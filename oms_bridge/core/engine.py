@@ -282,12 +282,25 @@ class Engine:
                 elif straggler is not None:
                     self._verify(straggler, sp, t, eid, restored=True)
                     return
-                elif owner is None:
+                elif owner is None and not self._near_restoration(feeder, t):
+                    # every gasp of a small outage was lost: record it, already over
                     inc = self._new_incident(feeder, t, eid, retro=True)
                     self._add_dark(inc, sp, t, eid, restore_only=True)
                     inc.restored.setdefault(sp, (t, eid))
         if straggler is not None:
             self._verify(straggler, sp, t, eid, restored=False)
+
+    def _near_restoration(self, feeder: int, t: float) -> bool:
+        """Whether an outage of this feeder came back around ``t`` (or an incident
+        began): a lone restore then more likely belongs to it than to an unseen
+        outage of its own."""
+        for inc in reversed(self._incidents.get(feeder, ())):
+            if inc.t_first - self._gap <= t <= inc.t_first + self._hold + self._settle:
+                return True
+            if any(o.restored_at is not None and abs(o.restored_at - t) <= self._settle
+                   for o in inc.outages):
+                return True
+        return False
 
     def _find_pending(self, feeder: int, t: float) -> Incident | None:
         """An undecided incident whose hold window covers a restore at ``t``."""
