@@ -32,8 +32,8 @@ from oms_bridge.api.problems import ApiError
 
 __all__ = [
     "OPEN",
-    "ROLE",
     "READERS",
+    "ROLE",
     "TICKET_TTL_S",
     "Authenticator",
     "TicketBook",

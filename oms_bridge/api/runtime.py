@@ -58,6 +58,8 @@ _INVALID_ITEM: LogItem = (None, None, INVALID, None)
 class RuntimeOptions:
     #: Wall seconds without input before the watermark is advanced (0: never).
     idle_tick_s: float = 5.0
+    #: Event seconds an idle tick advances per wall second (1.0: real time).
+    tick_rate: float = 1.0
     #: Stop ticking once event time ran this far past the last real event.
     tick_horizon_s: float = 3600.0
     #: Most log rows in one durable write (group commit).
@@ -380,7 +382,7 @@ class Runtime:
                 continue
             if self._event_clock - self._last_real_event >= self.options.tick_horizon_s:
                 continue
-            target = self._anchor[0] + (now - self._anchor[1])
+            target = self._anchor[0] + (now - self._anchor[1]) * self.options.tick_rate
             if target <= self._event_clock:
                 continue
             try:

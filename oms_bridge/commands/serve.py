@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--idle-tick-s", type=float, default=5.0,
                         help="advance event time after this many idle wall seconds "
                              "(0: never; see the runtime docs on replay determinism)")
+    parser.add_argument("--tick-rate", type=float, default=1.0,
+                        help="event seconds an idle tick advances per wall second "
+                             "(above 1 only for tests and demos)")
     parser.add_argument("--consumer-name",
                         help="Redis consumer name (default: group@hostname, stable across "
                              "restarts so pending entries are resumed)")
@@ -74,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {role:<11} {token}", file=sys.stderr)
     host = args.host or settings.service.host
     port = args.port or settings.service.port
-    app = create_app(settings, options=RuntimeOptions(idle_tick_s=args.idle_tick_s),
+    app = create_app(settings, options=RuntimeOptions(idle_tick_s=args.idle_tick_s,
+                                                   tick_rate=args.tick_rate),
                      consumer_name=args.consumer_name)
     print(f"oms-bridge serving on http://{host}:{port} "
           f"(database {redact(settings.database_url)}, "

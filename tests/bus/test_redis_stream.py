@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -104,12 +105,10 @@ async def test_a_failed_store_is_retried_in_order(rclient: Redis, stream_name: s
     await rclient.delete(stream_name)
 
 
-async def test_service_ingests_from_the_stream(
+async def test_service_ingests_from_the_stream(  # noqa: PLR0917 - pytest fixtures
     aiohttp_client: Callable[..., Awaitable[Client]], make_app: AppFactory, settings: Settings,
     rclient: Redis, stream_name: str, redis_test_url: str,
 ) -> None:
-    import dataclasses
-
     settings = dataclasses.replace(settings, redis=RedisSettings(
         url=redis_test_url, stream=stream_name, block_ms=50))
     client = await aiohttp_client(make_app(settings, consumer_name="c1"))

@@ -89,9 +89,14 @@ async def get_outage(request: web.Request) -> web.Response:
     detail: dict[str, Any] = {}
     if runtime.engine is not None:
         detail = runtime.engine.outage_detail(outage_id) or {}
-    body = {**detail, **doc, "children": detail.get("children", children), "history": history}
-    body.setdefault("affected_meters", [])
-    body.setdefault("evidence", [])
+    body = {
+        **doc,
+        "affected_meters": detail.get("meters", detail.get("affected_meters", [])),
+        "meters_unverified_ids": detail.get("meters_unverified_ids", []),
+        "evidence": detail.get("timeline", detail.get("evidence", [])),
+        "children": children,
+        "history": history,
+    }
     return web.json_response(body)
 
 
