@@ -22,6 +22,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -36,7 +37,13 @@ from sqlalchemy.dialects import postgresql
 __all__ = [
     "ACTIVE_ROW_ID",
     "active_topology",
+    "bus_offsets",
+    "engine_epochs",
+    "events",
     "metadata",
+    "outage_changes",
+    "outages",
+    "restorations",
     "topology_activations",
     "topology_versions",
 ]
@@ -104,4 +111,74 @@ topology_activations = Table(
     Column("action", String(16), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     CheckConstraint("action IN ('activate', 'rollback')", name="action"),
+)
+
+
+# ----------------------------------------------------------------------------
+# The running service (migration 0002): the event log, engine epochs, outages
+# and their change history, the restoration feed, Redis stream offsets. See
+# ``oms_bridge.store.events_repo`` and ``oms_bridge.store.outages_repo``.
+#
+# ``events`` is the durable input log in the writer's order (``seq`` assigned
+# by the single writer), including ``!invalid`` and ``!tick`` rows, so a
+# replay through a fresh engine rebuilds the exact state. No secondary index:
+# it is written in bulk and only read in ``seq`` order.
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("event_id", Text, nullable=True),
+    Column("meter_id", Text, nullable=True),
+    Column("kind", String(32), nullable=False),
+    Column("occurred_at", Float, nullable=True),
+)
+
+engine_epochs = Table(
+    "engine_epochs",
+    metadata,
+    Column("epoch", Integer, primary_key=True, autoincrement=False),
+    Column("start_seq", BigInteger, nullable=False),
+    Column("version_id", Integer, nullable=False),
+    Column("feed_base", BigInteger, nullable=False),
+)
+
+outages = Table(
+    "outages",
+    metadata,
+    Column("outage_id", Text, primary_key=True),
+    Column("ord", BigInteger, nullable=False, unique=True),
+    Column("status", String(16), nullable=False),
+    Column("feeder_id", Text, nullable=True),
+    Column("device_id", Text, nullable=True),
+    Column("started_at_s", Float, nullable=True),
+    Column("parent_outage_id", Text, nullable=True),
+    Column("doc", JsonDocument, nullable=False),
+)
+Index("ix_outages_status_ord", outages.c.status, outages.c.ord)
+Index("ix_outages_feeder_ord", outages.c.feeder_id, outages.c.ord)
+
+outage_changes = Table(
+    "outage_changes",
+    metadata,
+    Column("outage_id", Text, primary_key=True),
+    Column("rev", Integer, primary_key=True, autoincrement=False),
+    Column("change", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("doc", JsonDocument, nullable=False),
+)
+
+restorations = Table(
+    "restorations",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("outage_id", Text, nullable=False),
+    Column("doc", JsonDocument, nullable=False),
+)
+
+bus_offsets = Table(
+    "bus_offsets",
+    metadata,
+    Column("stream", Text, primary_key=True),
+    Column("last_id", String(64), nullable=False),
 )
