@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, inspect, select, update
 
 from gis_import.report import DefectKind, ImportReport
@@ -14,7 +16,7 @@ from oms_bridge.core.topology import Topology, TopologyBuilder
 from oms_bridge.errors import StoreError
 from oms_bridge.store import migrate, topology_repo
 from oms_bridge.store.engine import create_sync_engine
-from oms_bridge.store.schema import topology_versions
+from oms_bridge.store.schema import metadata, topology_versions
 
 
 @dataclass
@@ -200,3 +202,16 @@ def test_works_through_run_sync_shape(engine: Engine) -> None:
     with engine.connect() as conn:
         ids = conn.execute(select(topology_versions.c.id)).scalars().all()
         assert ids == [vid]
+
+
+def test_migrations_match_the_schema_module(db_url: str) -> None:
+    """``schema.py`` and the migration scripts describe the same tables (no drift)."""
+    migrate.upgrade(db_url)
+    eng = create_sync_engine(db_url)
+    try:
+        with eng.connect() as conn:
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            diff = compare_metadata(ctx, metadata)
+    finally:
+        eng.dispose()
+    assert diff == []
