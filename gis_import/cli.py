@@ -38,6 +38,7 @@ EXIT_OK = 0
 EXIT_DATABASE = 1
 EXIT_UNREADABLE = 2
 DEFECTS_SHOWN_PER_KIND = 5
+FEEDERS_SHOWN = 40
 
 
 class ProgressPrinter:
@@ -59,7 +60,47 @@ def _pct(x: float) -> str:
     return f"{100 * x:5.1f}%"
 
 
-def format_summary(report: dict[str, Any], *, shown_per_kind: int = DEFECTS_SHOWN_PER_KIND) -> str:
+def _coverage(f: dict[str, Any]) -> float:
+    sp = int(f["service_points"])
+    return int(f["ami_meters"]) / sp if sp else 0.0
+
+
+def _feeder_table(feeders: list[dict[str, Any]], max_feeders: int) -> list[str]:
+    """Per-feeder coverage; past ``max_feeders`` only the least covered are listed."""
+    shown = feeders
+    head = f"feeders: {len(feeders):,}"
+    if len(feeders) > max_feeders:
+        shown = sorted(feeders, key=_coverage)[:max_feeders]
+        head += f" (the {max_feeders} with the lowest AMI coverage; --json lists all)"
+    fw = max(6, *(len(str(f["feeder_id"])) for f in shown))
+    sw = max(6, *(len(str(f.get("source_id", ""))) for f in shown))
+    lines = [
+        head,
+        f"  {'feeder':<{fw}}  {'source':<{sw}}  {'service pts':>11}  {'AMI':>9}  "
+        f"{'coverage':>8}  {'protective':>10}  {'blind':>5}",
+    ]
+    for f in shown:
+        sp, ami = int(f["service_points"]), int(f["ami_meters"])
+        lines.append(
+            f"  {f['feeder_id']:<{fw}}  {f.get('source_id', ''):<{sw}}  {sp:>11,}  "
+            f"{ami:>9,}  {_pct(_coverage(f)):>8}  "
+            f"{int(f.get('protective_devices', 0)):>10,}  {len(f.get('blind_devices', [])):>5}"
+        )
+    if len(feeders) > 1:
+        tot_sp = sum(int(f["service_points"]) for f in feeders)
+        tot_ami = sum(int(f["ami_meters"]) for f in feeders)
+        blind = sum(len(f.get("blind_devices", [])) for f in feeders)
+        lines.append(
+            f"  {'total':<{fw}}  {'':<{sw}}  {tot_sp:>11,}  {tot_ami:>9,}  "
+            f"{_pct(tot_sp and tot_ami / tot_sp):>8}  {'':>10}  {blind:>5}"
+        )
+    return lines
+
+
+def format_summary(
+    report: dict[str, Any], *, shown_per_kind: int = DEFECTS_SHOWN_PER_KIND,
+    max_feeders: int = FEEDERS_SHOWN,
+) -> str:
     """A readable summary of an import report (``ImportReport.to_dict()`` form)."""
     lines = [f"export: {report.get('source', '?')}"]
     counts: dict[str, int] = report.get("counts", {})
@@ -69,28 +110,7 @@ def format_summary(report: dict[str, Any], *, shown_per_kind: int = DEFECTS_SHOW
         lines.extend(f"  {name:<{width}}  {n:>10,}" for name, n in counts.items())
     feeders: list[dict[str, Any]] = report.get("feeders", [])
     if feeders:
-        fw = max(6, *(len(str(f["feeder_id"])) for f in feeders))
-        sw = max(6, *(len(str(f.get("source_id", ""))) for f in feeders))
-        lines.append(f"feeders: {len(feeders)}")
-        lines.append(
-            f"  {'feeder':<{fw}}  {'source':<{sw}}  {'service pts':>11}  {'AMI':>9}  "
-            f"{'coverage':>8}  {'protective':>10}  {'blind':>5}"
-        )
-        tot_sp = tot_ami = 0
-        for f in feeders:
-            sp, ami = int(f["service_points"]), int(f["ami_meters"])
-            tot_sp += sp
-            tot_ami += ami
-            lines.append(
-                f"  {f['feeder_id']:<{fw}}  {f.get('source_id', ''):<{sw}}  {sp:>11,}  "
-                f"{ami:>9,}  {_pct(sp and ami / sp):>8}  "
-                f"{int(f.get('protective_devices', 0)):>10,}  {len(f.get('blind_devices', [])):>5}"
-            )
-        if len(feeders) > 1:
-            lines.append(
-                f"  {'total':<{fw}}  {'':<{sw}}  {tot_sp:>11,}  {tot_ami:>9,}  "
-                f"{_pct(tot_sp and tot_ami / tot_sp):>8}"
-            )
+        lines.extend(_feeder_table(feeders, max_feeders))
     defects: list[dict[str, Any]] = report.get("defects", [])
     by_kind: dict[str, int] = report.get("defects_by_kind", {})
     if not defects:

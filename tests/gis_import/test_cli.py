@@ -239,3 +239,17 @@ def test_ckt24_loads_into_postgresql_and_round_trips(
     assert stored.feeder_ids == ("FDR-C24-0541",)
     assert stored_report["counts"]["ServicePoint"] == 3890
     assert paths_of(stored) == _json(ckt24 / "paths.json")
+
+
+def test_summary_of_many_feeders_lists_the_least_covered() -> None:
+    feeders = [
+        {"feeder_id": f"FDR-{i}", "source_id": f"SRC-{i}", "service_points": 100,
+         "ami_meters": 100 - i, "protective_devices": 3, "blind_devices": []}
+        for i in range(50)
+    ]
+    report = {"source": "x", "feeders": feeders, "defects": [], "defects_by_kind": {}}
+    text_out = format_summary(report, max_feeders=5)
+    assert "feeders: 50 (the 5 with the lowest AMI coverage" in text_out
+    assert "FDR-49 " in text_out
+    assert "FDR-0 " not in text_out
+    assert "5,000" in text_out  # the total covers every feeder
