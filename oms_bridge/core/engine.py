@@ -24,9 +24,13 @@ never opens anything, a restore older than its latest known event is ignored.
 from __future__ import annotations
 
 import enum
+import gc
 import math
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable
 from typing import Any
+
+import orjson
 
 from oms_bridge.core.coverage import coverage as coverage_rows
 from oms_bridge.core.events import EventCodes, EventKind, MeterEvent, format_time, parse_event
@@ -77,7 +81,11 @@ class Engine:
         n_sp = topology.n_service_points
         self._last_t: list[float] = [-math.inf] * n_sp
         self._incident_of: dict[int, Incident] = {}
+        #: per feeder, incidents sorted by the event time that opened them
         self._incidents: dict[int, list[Incident]] = {}
+        self._starts: dict[int, list[float]] = {}
+        #: per feeder, sorted times at which outages began to come back
+        self._restore_times: dict[int, list[float]] = {}
         self._seen: set[str] = set()
         self._meters: dict[str, int] | None = None
         self._stats = {"accepted": 0, "duplicate": 0, "unknown_meter": 0, "invalid": 0}
@@ -204,9 +212,19 @@ class Engine:
         return inc.t_first - self._gap <= t <= min(inc.t_last + self._gap,
                                                    inc.t_first + self._hold)
 
+    def _candidates(self, feeder: int, lo: float, hi: float) -> list[Incident]:
+        """Incidents of a feeder opened within ``[lo, hi]``, newest first."""
+        starts = self._starts.get(feeder)
+        if not starts:
+            return []
+        a = bisect_left(starts, lo)
+        b = bisect_right(starts, hi)
+        return self._incidents[feeder][a:b][::-1]
+
     def _find_incident(self, feeder: int, t: float) -> Incident | None:
-        for inc in reversed(self._incidents.get(feeder, ())):
-            if self._in_window(inc, t):
+        gap, hold = self._gap, self._hold
+        for inc in self._candidates(feeder, t - hold - gap, t + 2 * gap):
+            if inc.t_first - gap <= t <= min(inc.t_last + gap, inc.t_first + hold):
                 return inc
         return None
 
@@ -214,14 +232,18 @@ class Engine:
                       retro: bool = False) -> Incident:
         inc = Incident(feeder, t, t, (t, eid), retro=retro)
         lst = self._incidents.setdefault(feeder, [])
+        starts = self._starts.setdefault(feeder, [])
         horizon = self._seq.clock - _INCIDENT_HORIZON_S
         while lst and lst[0].t_last < horizon and lst[0].decided and all(
                 o.phase is Phase.CLOSED for o in lst[0].outages):
             dead = lst.pop(0)
+            starts.pop(0)
             for s in dead.dark:
                 if self._incident_of.get(s) is dead:
                     del self._incident_of[s]
-        lst.append(inc)
+        at = bisect_right(starts, t)
+        starts.insert(at, t)
+        lst.insert(at, inc)
         self._seq.schedule(t + self._hold, self._decide, inc)
         return inc
 
@@ -294,18 +316,19 @@ class Engine:
         """Whether an outage of this feeder came back around ``t`` (or an incident
         began): a lone restore then more likely belongs to it than to an unseen
         outage of its own."""
-        for inc in reversed(self._incidents.get(feeder, ())):
-            if inc.t_first - self._gap <= t <= inc.t_first + self._hold + self._settle:
-                return True
-            if any(o.restored_at is not None and abs(o.restored_at - t) <= self._settle
-                   for o in inc.outages):
-                return True
-        return False
+        if self._candidates(feeder, t - self._hold - self._settle - self._gap, t + self._gap):
+            return True
+        times = self._restore_times.get(feeder)
+        if not times:
+            return False
+        i = bisect_left(times, t - self._settle)
+        return i < len(times) and times[i] <= t + self._settle
 
     def _find_pending(self, feeder: int, t: float) -> Incident | None:
         """An undecided incident whose hold window covers a restore at ``t``."""
-        for inc in reversed(self._incidents.get(feeder, ())):
-            if not inc.decided and inc.t_first - self._gap <= t <= inc.t_first + self._hold:
+        gap, hold = self._gap, self._hold
+        for inc in self._candidates(feeder, t - hold - gap, t + 2 * gap):
+            if not inc.decided and inc.t_first - gap <= t <= inc.t_first + hold:
                 return inc
         return None
 
@@ -431,6 +454,8 @@ class Engine:
         o.known_on.add(sp)
         o.on_events.append((t, sp, eid))
         o.last_on_at = max(o.last_on_at, t)
+        if o.restored_at is None:
+            insort(self._restore_times.setdefault(o.feeder, []), t)
         if o.restored_at is None or t < o.restored_at:
             o.restored_at = t
         if not check:
@@ -560,15 +585,43 @@ def replay(topology: Topology, events: Iterable[object],
            settings: EngineSettings | None = None,
            coverage: CoverageSettings | None = None,
            tuning: InferenceTuning | None = None) -> dict[str, Any]:
-    """Contract section 6: decoded event objects in arrival order -> the result."""
+    """Contract section 6: events in arrival order -> the result.
+
+    ``events`` may yield JSON lines (``bytes`` or ``str``, as read from a JSONL
+    file; blank lines are skipped), decoded objects, or :class:`MeterEvent`.
+    Lines that are not JSON and objects that are not valid events count as
+    ``invalid``.
+    """
     settings = settings or EngineSettings()
     engine = Engine(topology, settings, coverage, tuning)
-    codes = EventCodes.from_settings(settings)
+    # millions of small long-lived objects: the cyclic collector would rescan them
+    # over and over for nothing (the engine makes no reference cycles worth it)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _replay_into(engine, events, EventCodes.from_settings(settings))
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _replay_into(engine: Engine, events: Iterable[object], codes: EventCodes) -> dict[str, Any]:
     ingest = engine.ingest
+    loads = orjson.loads
+    decode_error = orjson.JSONDecodeError
     invalid = 0
-    for obj in events:
-        if isinstance(obj, MeterEvent):
-            ingest(obj)
+    for item in events:
+        obj: object = item
+        if isinstance(item, bytes | str):
+            if not item or item.isspace():
+                continue
+            try:
+                obj = loads(item)
+            except decode_error:
+                invalid += 1
+                continue
+        elif isinstance(item, MeterEvent):
+            ingest(item)
             continue
         try:
             event = parse_event(obj, codes)
