@@ -409,6 +409,8 @@ def _crs(text: str) -> pyproj.CRS | None:
     if text.strip().lower() in _WGS84_NAMES:
         return None
     crs = pyproj.CRS.from_user_input(text)
+    if not (crs.is_projected or crs.is_geographic):
+        raise pyproj.exceptions.CRSError(f"{text} is neither projected nor geographic")
     if crs.equals(pyproj.CRS.from_epsg(4326), ignore_axis_order=True):
         return None
     return crs
@@ -432,22 +434,23 @@ def _place_in_wgs84(
     """Transform ``layer`` to lon/lat (or judge it unusable), then drop
     features with non-finite or out-of-range coordinates."""
     layer = _check_lines(layer, defects)
-    crs: pyproj.CRS | None = None
+    transformer: pyproj.Transformer | None = None
     if declared is not None:
         try:
-            crs = _crs(declared)
-        except pyproj.exceptions.CRSError:
+            if _crs(declared) is not None:
+                transformer = _to_wgs84(declared)
+        except (pyproj.exceptions.CRSError, pyproj.exceptions.ProjError):
             defects.append(Defect(DefectKind.NON_WGS84, layer.name, None,
                                   f"{layer.source} declares CRS {declared!r}, which is not "
                                   "understood; coordinates taken as WGS84"))
     rows = _rows_xy(layer)
     finite = np.isfinite(rows).all(axis=1)
-    if crs is not None:
+    if transformer is not None:
         if geojson:
             defects.append(Defect(DefectKind.NON_WGS84, layer.name, None,
                                   f"{layer.source} declares CRS {declared} instead of WGS84 "
                                   "(RFC 7946); transformed to WGS84"))
-        lon, lat = _to_wgs84(declared or "").transform(rows[:, 0], rows[:, 1])
+        lon, lat = transformer.transform(rows[:, 0], rows[:, 1], errcheck=False)
         rows[:, 0] = lon
         rows[:, 1] = lat
         finite = np.isfinite(rows).all(axis=1)
@@ -455,13 +458,13 @@ def _place_in_wgs84(
     rows = _rows_xy(layer)
     outside = (np.abs(rows[:, 0]) > 180.0) | (np.abs(rows[:, 1]) > 90.0)
     bad = _per_feature(layer, outside)
-    if len(layer) and crs is None and bad.sum() * 2 > len(layer):
+    if len(layer) and transformer is None and bad.sum() * 2 > len(layer):
         swapped = (np.abs(rows[:, 1]) <= 180.0) & (np.abs(rows[:, 0]) <= 90.0)
         hint = " (they look like lat, lon: GeoJSON wants lon, lat)" if swapped.all() else ""
         defects.append(Defect(
             DefectKind.NON_WGS84, layer.name, None,
             f"{layer.source}: {int(bad.sum())} of {len(layer)} features have coordinates "
-            f"outside the lon/lat range{hint} and no CRS is declared; layer skipped",
+            f"outside the lon/lat range{hint} and no usable CRS is declared; layer skipped",
         ))
         empty = Layer(layer.name, layer.source, layer.geom_type,
                       attrs={a: [] for a in LAYER_SPECS[layer.name].attributes},

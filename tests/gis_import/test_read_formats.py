@@ -145,7 +145,7 @@ def test_shapefile_without_prj(tmp_path: Path) -> None:
     assert [d.to_dict() for d in export.defects] == [{
         "kind": "non_wgs84", "layer": "Switch", "facility_id": None,
         "message": "Switch.shp: 1 of 1 features have coordinates outside the lon/lat range "
-                   "and no CRS is declared; layer skipped"}]
+                   "and no usable CRS is declared; layer skipped"}]
 
 
 def _gpkg_without(tmp_path: Path, cls: str) -> Path:

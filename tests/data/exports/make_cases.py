@@ -257,11 +257,11 @@ def valid_cases() -> None:
         "defects": [
             defect("non_wgs84", "Fuse", None,
                    "Fuse.geojson: 1 of 1 features have coordinates outside the lon/lat range "
-                   "and no CRS is declared; layer skipped"),
+                   "and no usable CRS is declared; layer skipped"),
             defect("non_wgs84", "Switch", None,
                    "Switch.geojson: 1 of 1 features have coordinates outside the lon/lat "
-                   "range (they look like lat, lon: GeoJSON wants lon, lat) and no CRS is "
-                   "declared; layer skipped"),
+                   "range (they look like lat, lon: GeoJSON wants lon, lat) and no usable "
+                   "CRS is declared; layer skipped"),
             defect("non_wgs84", "Transformer", None,
                    "Transformer.geojson declares CRS 'EPSG:99999999', which is not "
                    "understood; coordinates taken as WGS84"),
