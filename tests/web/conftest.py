@@ -45,10 +45,9 @@ def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1920, "height": 1080},
                                   device_scale_factor=1, locale="en-GB")
     pg = context.new_page()
-    errors: list[str] = []
+    errors: list[str] = []  # uncaught exceptions in the page's scripts
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    pg.errors = errors
+    pg.js_errors = errors
     yield pg
     context.close()
 

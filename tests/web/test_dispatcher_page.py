@@ -107,7 +107,8 @@ def test_dispatcher_flow(page: Any, service_factory: ServiceMaker, screenshots: 
     page.wait_for_function(
         """([lon, lat]) => {
             const m = window.omsBridge?.map;
-            return m && m.getBounds().contains([lat, lon]) && window.omsBridge.selectionLayers() > 2;
+            return m && m.getBounds().contains([lat, lon])
+                && window.omsBridge.selectionLayers() > 2;
         }""", arg=fuse_xy, timeout=TIMEOUT_MS)
     page.wait_for_timeout(500)
     shot(page, screenshots, "04-outage-detail-map")
@@ -120,9 +121,9 @@ def test_dispatcher_flow(page: Any, service_factory: ServiceMaker, screenshots: 
     tick(svc, 560)
     recent = page.locator("#rows-recent tr", has_text="FUSE-N-2")
     recent.wait_for(timeout=TIMEOUT_MS)
-    assert page.locator("#rows-active tr", has_text="FUSE-N-2").count() == 0
+    assert page.locator("#rows-active .dev-id", has_text=re.compile(r"^FUSE-N-2$")).count() == 0
     assert re.search(r"\d\d:\d\d:\d\d", recent.inner_text()), "confirmation time shown"
-    nested = page.locator("#rows-active tr.nested")
+    nested = page.locator("#rows-active tr.nested", has_text="under FUSE-N-2")
     nested.first.wait_for(timeout=TIMEOUT_MS)
     page.wait_for_timeout(800)
     shot(page, screenshots, "05-restored-and-nested")
@@ -157,5 +158,4 @@ def test_dispatcher_flow(page: Any, service_factory: ServiceMaker, screenshots: 
     page.wait_for_selector("body[data-conn=live]", timeout=TIMEOUT_MS)
     assert not page.locator("#banner").is_visible()
     assert page.evaluate("window.__sameDocument") is True
-    assert not [e for e in page.errors if "ERR_CONNECTION_REFUSED" not in e
-                and "Failed to fetch" not in e], page.errors
+    assert not page.js_errors, page.js_errors

@@ -47,8 +47,10 @@ function orderActive(items, sortKey) {
   return out;
 }
 
-function activeRow(it, now, selectedId) {
+function activeRow(it, now, selectedId, store) {
   const { o, c } = it;
+  const parent = o.parent_outage_id ? store.get(o.parent_outage_id)?.o : null;
+  const under = o.parent_outage_id ? ` · under ${esc(parent?.device_id ?? "a restored device")}` : "";
   const affected = o.meters_affected ?? 0;
   const reporting = o.meters_reporting ?? 0;
   const frac = affected ? Math.min(1, reporting / affected) : 0;
@@ -56,7 +58,7 @@ function activeRow(it, now, selectedId) {
   const badge = nested ? '<span class="badge b-nested">Nested</span>'
     : '<span class="badge b-active">Active</span>';
   const html = `<td>${badge}</td>
-    <td><span class="dev-id">${esc(o.device_id)}</span><span class="dev-kind">${esc(kindLabel(o.device_type))}</span></td>
+    <td><span class="dev-id">${esc(o.device_id)}</span><span class="dev-kind">${esc(kindLabel(o.device_type))}${under}</span></td>
     <td class="mono">${esc(o.feeder_id)}</td>
     <td class="num"><span class="cust">${num(c.total)}</span><span class="cust-split">AMI ${num(c.ami)} · non-AMI ${num(c.nonAmi)}</span></td>
     <td class="rep"><span class="rep-text">${num(reporting)} / ${num(affected)}</span><div class="bar" aria-hidden="true"><i style="width:${Math.round(frac * 100)}%"></i></div></td>
@@ -174,7 +176,7 @@ export class Board {
     }
     const show = (s) => !filters.status || filters.status === s;
     const ordered = show("active") ? orderActive(active, filters.sort) : [];
-    reconcile(this.el.active, ordered.map((it) => ({ id: it.o.outage_id, fresh: it.fresh, ...activeRow(it, now, selectedId) })), this.activeRows);
+    reconcile(this.el.active, ordered.map((it) => ({ id: it.o.outage_id, fresh: it.fresh, ...activeRow(it, now, selectedId, store) })), this.activeRows);
     this.el.emptyActive.hidden = ordered.length > 0;
     this.el.emptyActive.textContent = show("active") ? "No active outages." : "Hidden by the status filter.";
     this.el.nActive.textContent = num(active.length);

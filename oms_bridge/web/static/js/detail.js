@@ -11,11 +11,20 @@ function pickArray(obj, keys) {
 
 /** Affected meters as [{id, on}] whatever shape the service used. */
 export function affectedMeters(detail) {
+  // Meters back on: all of them once the outage is over, else those whose
+  // latest evidence is a restore.
+  const over = detail && detail.status && detail.status !== "active";
+  const latest = new Map();
+  for (const e of pickArray(detail, ["timeline", "evidence", "events"])) {
+    if (!e.meter_id) continue;
+    const type = String(e.type ?? e.kind ?? "").toLowerCase();
+    latest.set(e.meter_id, type.includes("restor") || type === "3.26.0.216");
+  }
   return pickArray(detail, ["affected_meters", "meters", "meter_ids", "affected"]).map((m) => {
-    if (typeof m === "string") return { id: m, on: false };
+    if (typeof m === "string") return { id: m, on: Boolean(over || latest.get(m)) };
     const id = m.meter_id ?? m.id ?? m.meter;
     const state = String(m.state ?? m.status ?? "").toLowerCase();
-    const on = Boolean(m.restored_at) || state === "on" || state === "restored";
+    const on = Boolean(over || m.restored_at || latest.get(id)) || state === "on" || state === "restored";
     return { id, on };
   }).filter((m) => m.id);
 }
@@ -93,7 +102,7 @@ export function renderDetail(el, { outage, detail, device, store, rawUrl }) {
       </section>
       <section>
         <h3 id="h-meters">Affected meters <span class="muted small">(${num(meters.length)})</span></h3>
-        ${meters.length ? `<ul class="meters" aria-labelledby="h-meters">${meters.slice(0, 400).map((m) => `<li class="${m.on ? "on" : ""}" title="${m.on ? "restored" : "dark"}">${esc(m.id)}</li>`).join("")}</ul>${meters.length > 400 ? `<p class="muted small">and ${num(meters.length - 400)} more</p>` : ""}`
+        ${meters.length ? `<ul class="meters" aria-labelledby="h-meters">${meters.slice(0, 400).map((m) => `<li class="${m.on ? "on" : ""}" title="${m.on ? "power restored" : "dark"}">${esc(m.id)}</li>`).join("")}</ul>${meters.length > 400 ? `<p class="muted small">and ${num(meters.length - 400)} more</p>` : ""}`
           : '<p class="muted">None listed.</p>'}
         <h3 id="h-children">Nested outages <span class="muted small">(${num(kids.length)})</span></h3>
         ${kids.length ? `<ul class="children" aria-labelledby="h-children">${kidItems}</ul>` : '<p class="muted">None.</p>'}

@@ -66,6 +66,18 @@ export class FeederMap {
       return this.status;
     };
     status.addTo(map);
+    const legend = L.control({ position: "topright" });
+    legend.onAdd = () => {
+      const el = L.DomUtil.create("div", "legend");
+      el.setAttribute("aria-hidden", "true");
+      el.innerHTML = '<span><i class="lg lg-out"></i>Outage device</span>'
+        + '<span><i class="lg lg-nested"></i>Nested outage</span>'
+        + '<span><i class="lg lg-dark"></i>Dark customers</span>'
+        + '<span><i class="lg lg-on"></i>Customers on</span>'
+        + '<span><i class="lg lg-blind"></i>Blind device</span>';
+      return el;
+    };
+    legend.addTo(map);
     this.el.setAttribute("tabindex", "0");
     this.fitFeeder(null, false);
     map.on("moveend", () => this.schedule(120));
