@@ -62,11 +62,9 @@ class _Placer:
         if ami_sp.size:
             self.by_kind["service_point"] = ami_sp
         self.outages: list[TrueOutage] = []
-        # growing columns for the vectorised conflict search
-        self._lo: list[int] = []
-        self._hi: list[int] = []
-        self._s: list[int] = []
-        self._r: list[int] = []
+        # growing columns (ami_lo, ami_hi, start, end) for the vectorised conflict search
+        self._cols = np.zeros((4, 256), dtype=np.int64)
+        self._n = 0
 
     # ------------------------------------------------------------ sampling
     def _pick_kind(self, weights: dict[str, float]) -> str | None:
@@ -109,10 +107,9 @@ class _Placer:
         )
 
     def _related(self, o: TrueOutage, margin: int) -> list[int]:
-        if not self._lo:
+        if not self._n:
             return []
-        lo, hi = np.asarray(self._lo), np.asarray(self._hi)
-        s, r = np.asarray(self._s), np.asarray(self._r)
+        lo, hi, s, r = self._cols[:, : self._n]
         hit = (lo < o.ami_hi) & (o.ami_lo < hi) & (s < o.restored_ms + margin) & (
             o.started_ms - margin < r)
         return [int(i) for i in np.flatnonzero(hit)]
@@ -154,10 +151,10 @@ class _Placer:
 
     def _add(self, o: TrueOutage) -> None:
         self.outages.append(o)
-        self._lo.append(o.ami_lo)
-        self._hi.append(o.ami_hi)
-        self._s.append(o.started_ms)
-        self._r.append(o.restored_ms)
+        if self._n == self._cols.shape[1]:
+            self._cols = np.concatenate((self._cols, np.zeros_like(self._cols)), axis=1)
+        self._cols[:, self._n] = (o.ami_lo, o.ami_hi, o.started_ms, o.restored_ms)
+        self._n += 1
 
     def place_sustained(self) -> None:
         for _ in range(self.p.outages):
@@ -184,10 +181,8 @@ class _Placer:
                 cands = self.by_kind.get(k)
                 if cands is None:
                     continue
-                if k == "service_point":
-                    inside = cands[(cands >= parent.sp_lo) & (cands < parent.sp_hi)]
-                else:
-                    inside = cands[(cands >= lo) & (cands < hi)]
+                a, b = (parent.sp_lo, parent.sp_hi) if k == "service_point" else (lo, hi)
+                inside = cands[np.searchsorted(cands, a):np.searchsorted(cands, b)]
                 if inside.size:
                     pools[k] = inside
             kind = self._pick_kind({k: w for k, w in _CHILD_WEIGHTS.items() if k in pools})

@@ -146,15 +146,17 @@ def build_events(topology: Topology, outages: list[TrueOutage], rng: np.random.G
     rest_ok = rng.random(n_int) < p.restore_delivery
     gasp_at = start + rng.integers(0, 2000, n_int)
     rest_at = end + rng.integers(500, 8000, n_int)
+    n_out = len(outages)
+    sent = np.bincount(starter, minlength=n_out)
+    got = np.bincount(starter[gasp_ok], minlength=n_out)
+    first = np.full(n_out, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, starter[gasp_ok], gasp_at[gasp_ok])
+    r_sent = np.bincount(ender, minlength=n_out)
+    r_got = np.bincount(ender[rest_ok], minlength=n_out)
     for k, o in enumerate(outages):
-        mine = starter == k
-        o.gasps_sent = int(mine.sum())
-        o.gasps_delivered = int((mine & gasp_ok).sum())
-        firsts = gasp_at[mine & gasp_ok]
-        o.first_gasp_ms = int(firsts.min()) if firsts.size else None
-        closed = ender == k
-        o.restores_sent = int(closed.sum())
-        o.restores_delivered = int((closed & rest_ok).sum())
+        o.gasps_sent, o.gasps_delivered = int(sent[k]), int(got[k])
+        o.first_gasp_ms = int(first[k]) if got[k] else None
+        o.restores_sent, o.restores_delivered = int(r_sent[k]), int(r_got[k])
     counts.gasps_lost = int((~gasp_ok).sum())
     counts.restores_lost = int((~rest_ok).sum())
 
