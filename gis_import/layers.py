@@ -7,9 +7,11 @@ not a million objects:
 
 - ``ids[i]`` is the FACILITYID of feature ``i`` (stripped, ``''`` -> ``None``);
 - ``attrs[NAME][i]`` its attribute ``NAME`` under the canonical full name
-  (Shapefile's 10-character names are mapped back, ``''`` -> ``None``); every
+  (Shapefile's 10-character names are mapped back, names match
+  case-insensitively, strings are stripped, ``''`` and NaN -> ``None``); every
   attribute of the class spec is present, filled with ``None`` where the file
-  lacks the column;
+  lacks the column; other columns are kept under their own names;
+  ``attrs["FACILITYID"]`` is the ``ids`` list itself;
 - Points: ``xy[i]`` is (lon, lat) WGS84; LineStrings: vertices of line ``i`` are
   ``coords[offsets[i]:offsets[i + 1]]`` (lon, lat).
 

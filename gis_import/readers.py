@@ -34,6 +34,12 @@ Rules for bad input (pinned by ``tests/data/exports``):
   is a ``MISSING_LAYER`` defect; the other classes may be absent (empty layer);
 - an export where no layer is found, or every layer found was unusable, is an
   ``ExportError``.
+
+Zips are vetted member by member first (``gis_import.archive``). GeoJSON
+members are read straight from the archive, capped. Shapefiles and GeoPackages
+need GDAL, which could read them in place through ``/vsizip/``, but GDAL then
+inflates the members itself, outside our size cap; so the vetted members are
+copied (capped) into a temporary folder and read from there.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gis_import.layers import CLASS_NAMES, LAYER_SPECS
-from gis_import.readers import parse_geojson
+from gis_import.readers import _any_features, _clean_features, parse_geojson
 from gis_import.report import DefectKind
 from oms_bridge.errors import ExportError
 
@@ -101,6 +101,19 @@ def documents(draw: st.DrawFn) -> Any:
     return doc
 
 
+@st.composite
+def clean_documents(draw: st.DrawFn) -> Any:
+    """Mostly well-formed layers of either geometry type, to exercise the fast path."""
+    kind = draw(st.sampled_from(["Point", "LineString"]))
+    pos = st.tuples(lon, lat).map(list) | st.tuples(st.integers(-180, 180),
+                                                     st.integers(-90, 90)).map(list)
+    geom = (pos if kind == "Point" else st.lists(pos, min_size=2, max_size=4)).map(
+        lambda c: {"type": kind, "coordinates": c})
+    feats = st.builds(lambda g, p: {"type": "Feature", "geometry": g, "properties": p},
+                      geom, st.dictionaries(st.sampled_from(["FACILITYID", "KVA"]), scalars))
+    return {"type": "FeatureCollection", "features": draw(st.lists(feats, max_size=6))}
+
+
 def _check(name: str, data: bytes) -> None:
     try:
         layer, defects = parse_geojson(name, data, SOURCE)
@@ -129,7 +142,7 @@ def _check(name: str, data: bytes) -> None:
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(CLASS_NAMES), documents())
+@given(st.sampled_from(CLASS_NAMES), documents() | clean_documents())
 def test_any_document(name: str, doc: Any) -> None:
     _check(name, orjson.dumps(doc))
 
@@ -179,3 +192,41 @@ def test_valid_lines_round_trip(lines: list[list[tuple[float, float]]]) -> None:
                                                  if i not in kept]
     for j, i in enumerate(kept):
         np.testing.assert_array_equal(layer.line(j), np.array(lines[i], dtype=np.float64))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(CLASS_NAMES), clean_documents() | documents())
+def test_fast_path_agrees_with_the_feature_loop(name: str, doc: Any) -> None:
+    """Where the vectorized path accepts a layer, the per-feature loop gives the same."""
+    features = doc.get("features") if isinstance(doc, dict) else None
+    if not isinstance(features, list):
+        return
+    spec = LAYER_SPECS[name]
+    fast = _clean_features(features, spec)
+    if fast is None:
+        return
+    props, xy, counts, bad = _any_features(features, spec, SOURCE)
+    assert bad == []
+    assert props == fast[0]
+    np.testing.assert_array_equal(xy, fast[1])
+    assert counts == fast[2]
+
+
+def test_fast_path_taken_for_clean_layers() -> None:
+    point = {"type": "Feature", "properties": {"FACILITYID": "F"},
+             "geometry": {"type": "Point", "coordinates": [1.5, 2]}}
+    line = {"type": "Feature", "properties": {},
+            "geometry": {"type": "LineString", "coordinates": [[1, 2], [3.5, 4]]}}
+    fast = _clean_features([point, point], LAYER_SPECS["Fuse"])
+    assert fast is not None
+    np.testing.assert_array_equal(fast[1], [[1.5, 2], [1.5, 2]])
+    fast = _clean_features([line], LAYER_SPECS["SecondaryConductor"])
+    assert fast is not None
+    assert fast[2] == [2]
+    np.testing.assert_array_equal(fast[1], [[1, 2], [3.5, 4]])
+    with_null_props = {**point, "properties": None}
+    assert _clean_features([point, with_null_props], LAYER_SPECS["Fuse"]) is None
+    three_d = {**point, "geometry": {"type": "Point", "coordinates": [1, 2, 3]}}
+    assert _clean_features([three_d], LAYER_SPECS["Fuse"]) is None
+    boolean = {**point, "geometry": {"type": "Point", "coordinates": [True, 2]}}
+    assert _clean_features([boolean], LAYER_SPECS["Fuse"]) is None
