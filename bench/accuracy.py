@@ -63,7 +63,7 @@ def feeders(shared: Path) -> list[tuple[str, Callable[[], Topology]]]:
 def replay(topology: Topology, lines: Iterable[str], settings: EngineSettings) -> dict[str, Any]:
     """The contract section 6 result of the engine for these JSONL lines."""
     engine = importlib.import_module("oms_bridge.core.engine")
-    result: dict[str, Any] = engine.replay(topology, (ln.encode() for ln in lines), settings)
+    result: dict[str, Any] = engine.replay(topology, lines, settings)
     return result
 
 

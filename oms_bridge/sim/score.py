@@ -169,16 +169,21 @@ def score(truth: Mapping[str, Any], result: Mapping[str, Any], topology: Topolog
                           "feeder_id": p.feeder_id, "status": p.raw.get("status"),
                           "true": [_brief_true(t) for t in related]})
     missed = 0
+    silent: list[_Span] = []
     for t in sustained:
         if t.ident in by_true:
+            continue
+        if _silent(t):
+            silent.append(t)
             continue
         missed += 1
         related = [p for p in preds if p.intersects(t) and p.overlaps(t.start, t.end)]
         cases.append({"problem": "missed", **_brief_true(t),
                       "predicted": [_brief_pred(p) for p in related]})
     tp = len(by_true)
+    n_true = len(sustained) - len(silent)
     precision = _ratio(tp, len(published))
-    recall = _ratio(tp, len(sustained))
+    recall = _ratio(tp, n_true)
     f1 = round(2 * precision * recall / (precision + recall), 6) if precision + recall else 0.0
 
     # --------------------------------------------------------------- momentaries
@@ -186,8 +191,7 @@ def score(truth: Mapping[str, Any], result: Mapping[str, Any], topology: Topolog
     as_momentary = 0
     for t in momentary:
         window_end = t.end + MOMENTARY_GRACE_MS
-        rel = [p for p in preds if p.intersects(t) and p.start <= window_end
-               and p.end >= t.start - 5_000]
+        rel = [p for p in preds if p.intersects(t) and t.start - 5_000 <= p.start <= window_end]
         if any(p.raw.get("status") in PUBLISHED for p in rel):
             dispatched += 1
             cases.append({"problem": "momentary_dispatched", **_brief_true(t),
@@ -209,6 +213,11 @@ def score(truth: Mapping[str, Any], result: Mapping[str, Any], topology: Topolog
     # -------------------------------------------------------------------- nested
     index = {t.ident: t for t in trues}
     nested = [t for t in sustained if t.raw.get("parent") in index]
+    # one meter that never reports its restore: AMI cannot tell a nested service
+    # outage from a lost restore (the parent must just stay unconfirmed)
+    hidden = [t for t in nested if t.ami_hi - t.ami_lo == 1
+              and t.raw.get("restores_delivered", 1) == 0]
+    nested = [t for t in nested if t not in hidden]
     found = found_with_parent = 0
     for t in nested:
         parent = index[str(t.raw["parent"])]
@@ -246,7 +255,8 @@ def score(truth: Mapping[str, Any], result: Mapping[str, Any], topology: Topolog
 
     events = truth.get("events", {})
     return {
-        "sustained": {"true": len(sustained), "predicted": len(published), "matched": tp,
+        "sustained": {"true": n_true, "silent": len(silent),
+                      "predicted": len(published), "matched": tp,
                       "precision": precision, "recall": recall, "f1": f1,
                       "missed": missed, **counts},
         "momentary": {"true": len(momentary), "dispatched": dispatched,
@@ -256,7 +266,7 @@ def score(truth: Mapping[str, Any], result: Mapping[str, Any], topology: Topolog
                       "reported_momentary": as_momentary, "false_momentary": false_momentary},
         "false_confirmations": false_conf,
         "nested": {"true": len(nested), "found": found, "found_with_parent": found_with_parent,
-                   "fraction": _ratio(found, len(nested))},
+                   "fraction": _ratio(found, len(nested)), "unobservable": len(hidden)},
         "delay_first_gasp_to_prediction_s": stats(to_first_gasp),
         "delay_start_to_prediction_s": stats(to_start),
         "delay_restoration_to_confirmation_s": stats(to_confirm),
@@ -310,6 +320,12 @@ def _false_confirmations(trues: list[_Span], preds: list[_Span],
     return bad
 
 
+def _silent(t: _Span) -> bool:
+    """A sustained outage of its own whose every last gasp was lost: AMI never saw it
+    start (it is left out of recall unless something predicted it anyway)."""
+    return t.raw.get("parent") is None and t.raw.get("gasps_delivered", 1) == 0
+
+
 def _brief_true(t: _Span) -> dict[str, Any]:
     return {"true_id": t.ident, "device_id": t.device_id, "device_type": t.device_type,
             "feeder_id": t.feeder_id, "started_at": t.raw.get("started_at"),
@@ -349,8 +365,8 @@ def check_targets(result: Mapping[str, Any], hold_window_s: float) -> list[str]:
 def combine(scores: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Pool several :func:`score` results (storms, seeds) into one."""
     sus: dict[str, Any] = {}
-    for key in ("true", "predicted", "matched", "missed", "on_ancestor", "on_descendant",
-                "duplicate", "spurious", "unknown_device"):
+    for key in ("true", "silent", "predicted", "matched", "missed", "on_ancestor",
+                "on_descendant", "duplicate", "spurious", "unknown_device"):
         sus[key] = sum(int(s["sustained"][key]) for s in scores)
     precision = _ratio(sus["matched"], sus["predicted"])
     recall = _ratio(sus["matched"], sus["true"])
@@ -362,7 +378,7 @@ def combine(scores: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
                      "false_momentary")}
     mom["not_dispatched_fraction"] = _ratio(int(mom["not_dispatched"]), int(mom["true"]))
     nested: dict[str, float] = {k: sum(int(s["nested"][k]) for s in scores)
-              for k in ("true", "found", "found_with_parent")}
+              for k in ("true", "found", "found_with_parent", "unobservable")}
     nested["fraction"] = _ratio(int(nested["found"]), int(nested["true"]))
     samples = {k: [v for s in scores for v in s["samples"][k]]
                for k in ("first_gasp_to_prediction_s", "start_to_prediction_s",

@@ -66,7 +66,8 @@ def test_perfect_prediction() -> None:
     assert (s["sustained"]["precision"], s["sustained"]["recall"], s["sustained"]["f1"]) == (
         1.0, 1.0, 1.0)
     assert s["false_confirmations"] == 0
-    assert s["nested"] == {"true": 1, "found": 1, "found_with_parent": 1, "fraction": 1.0}
+    assert s["nested"] == {"true": 1, "found": 1, "found_with_parent": 1, "fraction": 1.0,
+                           "unobservable": 0}
     assert s["momentary"]["not_dispatched_fraction"] == 1.0
     assert s["momentary"]["reported_momentary"] == 1
     assert s["delay_first_gasp_to_prediction_s"]["median"] == pytest.approx(59.4)
@@ -127,8 +128,33 @@ def test_nested_child_never_split_off_is_a_false_confirmation() -> None:
 def test_nested_found_without_parent_id() -> None:
     preds = _swap(PERFECT, "P2", parent_outage_id=None)
     s = run(TRUTH, preds)
-    assert s["nested"] == {"true": 1, "found": 1, "found_with_parent": 0, "fraction": 1.0}
+    assert s["nested"] == {"true": 1, "found": 1, "found_with_parent": 0, "fraction": 1.0,
+                           "unobservable": 0}
     assert s["false_confirmations"] == 0
+
+
+def test_what_ami_cannot_see_is_left_out() -> None:
+    # every last gasp of the fuse outage lost: left out of recall unless predicted
+    truth = [*TRUTH[:2], TRUTH[2] | {"gasps_delivered": 0}, TRUTH[3]]
+    s = run(truth, [p for p in PERFECT if p["outage_id"] != "P3"])
+    assert (s["sustained"]["true"], s["sustained"]["silent"], s["sustained"]["recall"]) == (
+        2, 1, 1.0)
+    assert run(truth, PERFECT)["sustained"]["true"] == 3
+    # a one-meter nested outage whose restore was lost looks like a lost restore
+    truth = [TRUTH[0], true("T2", "SP-S0046", 10, 100, parent="T1", kind="service_point")
+             | {"restores_delivered": 0}]
+    s = run(truth, [PERFECT[0] | {"confirmed_at": None}])
+    assert s["nested"]["true"] == 0 and s["nested"]["unobservable"] == 1
+    assert s["false_confirmations"] == 0
+
+
+def test_stuck_meter_after_a_momentary_does_not_dispatch_later_momentaries() -> None:
+    truth = [TRUTH[3], true("T5", "SEC-S01", 260, 260.2, momentary=True,
+                            kind="sectionalizer")]
+    preds = [PERFECT[3], pred("P5", "SP-S0062", 200.01, status="active")]
+    s = run(truth, preds)
+    assert s["momentary"]["dispatched"] == 1
+    assert s["momentary"]["not_dispatched"] == 1
 
 
 def test_confirmed_while_still_dark() -> None:
