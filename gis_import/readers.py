@@ -835,11 +835,19 @@ def _read_gpkg(path: str, label: str, source: str, say: Progress) -> Export:
         for cls in CLASS_NAMES:
             if cls in found:
                 where = f"{label}:{found[cls]}"
-                say(f"reading {where}")
+                say(f"reading {where} ({_feature_count(path, found[cls])} features)")
                 layer, defects = _read_ogr_layer(path, found[cls], cls, where)
                 yield cls, layer, defects
 
     return parse_export(source, layers(), format="gpkg")
+
+
+def _feature_count(path: str, layer: str) -> str:
+    try:
+        return f"{int(pyogrio.read_info(path, layer=layer)['features']):,}"
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, KeyError,
+            TypeError, ValueError):
+        return "?"
 
 
 def _read_shapefiles(files: dict[str, Path], source: str, say: Progress,
