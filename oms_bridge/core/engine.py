@@ -80,6 +80,7 @@ class Engine:
         self._seq = Sequencer(self.settings.lateness_s, self._apply)
         n_sp = topology.n_service_points
         self._last_t: list[float] = [-math.inf] * n_sp
+        self._is_dark = bytearray(n_sp)
         self._incident_of: dict[int, Incident] = {}
         #: per feeder, incidents sorted by the event time that opened them
         self._incidents: dict[int, list[Incident]] = {}
@@ -166,6 +167,8 @@ class Engine:
         book, tree = self._book, self._tree
         row = book.to_dict(o)
         skip = [(c.lo, c.hi) for c in o.children]
+        if o.phase is not Phase.CLOSED:
+            skip.extend((c.lo, c.hi) for c in book.nested_open(o))
         meters = [book.meter_id(s) for s in range(o.lo, o.hi)
                   if tree.sp_is_ami[s] and not any(lo <= s < hi for lo, hi in skip)]
         timeline: list[tuple[float, str, dict[str, Any]]] = []
@@ -249,10 +252,13 @@ class Engine:
 
     def _gasp(self, t: float, eid: str, sp: int) -> None:
         newer = t > self._last_t[sp]
+        was_dark = self._is_dark[sp]
         if newer:
             self._last_t[sp] = t
+            self._is_dark[sp] = 1
         inc = self._incident_of.get(sp)
-        if inc is not None and self._in_window(inc, t):
+        if inc is not None and (self._in_window(inc, t)
+                                or (newer and was_dark and not inc.decided)):
             return  # the meter is already dark evidence of this incident
         feeder = self._tree.sp_feeder(sp)
         if not newer:
@@ -274,6 +280,10 @@ class Engine:
                 if t > owner.started_at and oinc is not None and not oinc.frozen:
                     oinc.known_on.add(sp)   # it was on until now: not below that device
                     self._resolve(oinc, self._seq.clock)
+                    owner = book.owner_of(sp)
+                if owner is not None and owner.phase is Phase.OPEN and t > owner.started_at:
+                    # cannot move off it: it came back, shortly before this gasp
+                    self._mark_on(owner, sp, max(owner.started_at, t - self._gap), eid)
             elif owner.phase is Phase.RESTORING and t > owner.started_at:
                 self._mark_on(owner, sp, t, eid)
         inc = self._find_incident(feeder, t)
@@ -285,6 +295,7 @@ class Engine:
         if t <= self._last_t[sp]:
             return  # older than what this meter said since: nothing to learn
         self._last_t[sp] = t
+        self._is_dark[sp] = 0
         book = self._book
         straggler = book.stragglers.get(sp)
         inc = self._incident_of.get(sp)
@@ -422,6 +433,14 @@ class Engine:
         inc.uncovered = 0
         for o, ch, is_new in placed:
             o.reporting = len(ch.dark)
+            clash = book.at_node.get(o.node) if o.node >= 0 else book.at_sp.get(o.sp)
+            if clash is not None and clash.incident is not inc:
+                if clash.phase is Phase.OPEN and is_new:
+                    clash.reporting += o.reporting   # same device, already out: its evidence
+                    book.touch(clash)
+                    inc.outages.remove(o)
+                    continue
+                self._settle_now(clash, now)
             book.add_open(o)
             o.confidence = self._confidence(o, ch.margin)
             if o.known_on:
@@ -472,6 +491,13 @@ class Engine:
         o.settle_token = self._settle_seq
         assert o.restored_at is not None
         self._seq.schedule(o.restored_at + self._settle, self._settled, (o, o.settle_token))
+
+    def _settle_now(self, o: Outage, now: float) -> None:
+        """Close an outage early (its device is out again in a new incident)."""
+        if o.phase is Phase.OPEN:
+            o.restored_at = o.restored_at if o.restored_at is not None else now
+            self._start_restoring(o)
+        self._settled(now, (o, o.settle_token))
 
     def _settled(self, due: float, token: object) -> None:
         assert isinstance(token, tuple)
@@ -533,7 +559,8 @@ class Engine:
                 o.on_events.append((t, sp, eid))
                 o.last_on_at = max(o.last_on_at, t)
         if not o.unverified and o.confirmed_at is None:
-            o.confirmed_at = o.last_on_at
+            o.confirmed_at = (o.last_on_at if math.isfinite(o.last_on_at)
+                              else o.restored_at if o.restored_at is not None else t)
         book.touch(o)
 
     def _retro_child(self, o: Outage, sp: int, t: float, eid: str) -> None:

@@ -230,6 +230,11 @@ class OutageBook:
             if o.parent is None:
                 o.parent = above
                 above.children.append(o)
+        for inner in self.nested_open(o):
+            if inner.parent is None:
+                inner.parent = o
+                o.children.append(inner)
+                self.touch(inner)
         self._ami_bit.add(pos, o.ami_affected)
         self._sp_bit.add(pos, o.sp_affected)
 
