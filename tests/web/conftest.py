@@ -26,8 +26,10 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module: Playwright's sync API holds an event loop in this
+    thread while it runs, which the asyncio tests of other modules must not see."""
     try:
         from playwright.sync_api import sync_playwright  # noqa: PLC0415
     except ImportError:

@@ -100,8 +100,9 @@ def test_dispatcher_flow(page: Any, service_factory: ServiceMaker, screenshots: 
     page.keyboard.press("Enter")
     detail = page.locator("#detail")
     detail.get_by_role("heading", name="FUSE-N-2").wait_for(timeout=TIMEOUT_MS)
-    assert detail.locator(".timeline li").count() >= len(fuse_meters)
-    assert "Last gasp" in detail.locator(".timeline").inner_text()
+    timeline = detail.locator(".timeline").inner_text()
+    assert f"Last gasp {len(fuse_meters)} meters" in timeline, timeline
+    assert "Prediction" in timeline, timeline
     assert detail.locator(".meters li").count() == len(fuse_meters)
     fuse_xy = topo.node_xy[topo.node_index("FUSE-N-2")].tolist()
     page.wait_for_function(

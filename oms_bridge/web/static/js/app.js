@@ -386,6 +386,7 @@ async function start() {
     window.omsBridge = Object.freeze({
       get map() { return fmap.map; },
       selectionLayers: () => fmap.selectLayer?.getLayers().length ?? 0,
+      drawn: () => fmap.drawn,
       outages: () => [...state.store.values()].map((e) => e.o),
     });
   }
@@ -395,12 +396,15 @@ async function start() {
       api("/api/v1/map/feeders").catch(() => ({ items: [] })),
       loadOutages(),
     ]);
+    performance.mark("oms-data");
     state.feeders = feeders.items ?? [];
     if (!fmap.map) fmap.init(config, state.feeders);
     state.loaded = true;
     render();
+    performance.mark("oms-board");
     lastDarkKey = JSON.stringify(darkRanges());
     await fmap.refresh();
+    performance.mark("oms-map");
   } catch (e) {
     if (e instanceof AuthError) { signOut(e.status === 403 ? e.message : "Token not accepted: sign in again."); return; }
     $("#banner").hidden = false;

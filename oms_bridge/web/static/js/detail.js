@@ -37,7 +37,7 @@ export function childIds(detail) {
 function timelineItems(detail) {
   const raw = [...pickArray(detail, ["timeline", "evidence", "events"]),
     ...pickArray(detail, ["history"]).filter((h) => h.at || h.recorded_at)];
-  return raw.map((e) => {
+  const items = raw.map((e) => {
     const at = e.at ?? e.occurred_at ?? e.time ?? e.recorded_at ?? e.predicted_at;
     const type = String(e.type ?? e.kind ?? e.event ?? e.change ?? "").toLowerCase();
     let cls = "";
@@ -53,8 +53,24 @@ function timelineItems(detail) {
     if (e.confidence !== undefined && e.confidence !== null) bits.push(`confidence ${pct(e.confidence)}`);
     if (e.meters_reporting !== undefined) bits.push(`${num(e.meters_reporting)} reporting`);
     if (e.detail || e.note) bits.push(esc(e.detail ?? e.note));
-    return { t: parseTime(at), at, cls, html: `<b>${esc(what[0].toUpperCase() + what.slice(1))}</b> ${bits.join(" · ")}` };
+    const label = what[0].toUpperCase() + what.slice(1);
+    return { t: parseTime(at), at, cls, label, meter: e.meter_id, html: `<b>${esc(label)}</b> ${bits.join(" · ")}` };
   }).sort((a, b) => (a.t ?? 0) - (b.t ?? 0));
+  // A storm is hundreds of identical gasps: one line per kind and second.
+  const out = [];
+  for (const item of items) {
+    const prev = out[out.length - 1];
+    const sameSecond = prev && item.t !== null && prev.t !== null && Math.floor(prev.t / 1000) === Math.floor(item.t / 1000);
+    if (prev && item.meter && prev.meters && sameSecond && prev.label === item.label) {
+      prev.meters.push(item.meter);
+      const shown = prev.meters.slice(0, 6).map((m) => `<span class="mono">${esc(m)}</span>`).join(", ");
+      const more = prev.meters.length > 6 ? ` and ${num(prev.meters.length - 6)} more` : "";
+      prev.html = `<b>${esc(prev.label)}</b> ${num(prev.meters.length)} meters: ${shown}${more}`;
+    } else {
+      out.push({ ...item, meters: item.meter ? [item.meter] : null });
+    }
+  }
+  return out;
 }
 
 export function renderDetail(el, { outage, detail, device, store, rawUrl }) {
@@ -96,7 +112,7 @@ export function renderDetail(el, { outage, detail, device, store, rawUrl }) {
     </dl>
     <div class="detail-cols">
       <section aria-labelledby="h-timeline">
-        <h3 id="h-timeline">Evidence timeline <span class="muted small">(${num(timeline.length)})</span></h3>
+        <h3 id="h-timeline">Evidence timeline <span class="muted small">(${num(timeline.reduce((n, t) => n + (t.meters?.length ?? 1), 0))} items)</span></h3>
         ${timeline.length ? `<ol class="timeline">${timeline.map((t) => `<li class="${t.cls}"><time datetime="${esc(t.at)}">${esc(clock(t.t))}</time>${t.html}</li>`).join("")}</ol>`
           : '<p class="muted">No evidence recorded in the detail.</p>'}
       </section>

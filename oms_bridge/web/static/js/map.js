@@ -81,6 +81,7 @@ export class FeederMap {
     this.el.setAttribute("tabindex", "0");
     this.fitFeeder(null, false);
     map.on("moveend", () => this.schedule(120));
+    map.on("zoomend", () => { if (this.lastOutages) this.setOutages(...this.lastOutages); });
     new ResizeObserver(() => map.invalidateSize({ debounceMoveend: true })).observe(this.el);
   }
 
@@ -189,6 +190,12 @@ export class FeederMap {
 
   /** Outage device markers; nested outages drawn smaller, in amber, above their parent. */
   setOutages(outages, devices, selectedId) {
+    this.lastOutages = [outages, devices, selectedId];
+    const zoom = this.map.getZoom();
+    const scale = zoom < 13 ? 0.45 : zoom < 15 ? 0.65 : zoom < 17 ? 0.85 : 1;
+    const sig = `${scale}|${selectedId}|${outages.map((o) => `${o.outage_id}:${o.device_id}:${o.parent_outage_id ?? ""}:${devices.get(o.device_id)?.xy ? 1 : 0}`).join(",")}`;
+    if (sig === this.outageSig) return;
+    this.outageSig = sig;
     const r = this.renderers.outages;
     this.outageLayer.clearLayers();
     const sorted = [...outages].sort((a, b) => Number(Boolean(a.parent_outage_id)) - Number(Boolean(b.parent_outage_id)));
@@ -197,8 +204,9 @@ export class FeederMap {
       if (!d?.xy) continue;
       const nested = Boolean(o.parent_outage_id);
       const selected = o.outage_id === selectedId;
+      const size = Math.min(14, Math.max(6, 4 + Math.sqrt(d.customers ?? 1) * 1.6));
       const m = L.circleMarker(ll(d.xy), {
-        renderer: r, radius: nested ? 7 : 10, weight: selected ? 4 : 2.5,
+        renderer: r, radius: (nested ? 0.75 : 1) * size * scale, weight: selected ? 4 : scale < 0.7 ? 1.5 : 2.5,
         color: selected ? "#ffe14d" : "#ffffff", fillColor: nested ? "#ff9f1a" : "#ff4d4f", fillOpacity: 1,
       });
       m.bindTooltip(`<b>${esc(o.device_id)}</b> ${nested ? "(nested)" : ""}<br>${esc(kindLabel(o.device_type))} · ${num(o.meters_affected)} AMI meters out`);
