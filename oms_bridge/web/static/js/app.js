@@ -323,6 +323,7 @@ function setView(view) {
   $("#tab-coverage").tabIndex = outages ? -1 : 0;
   $("#board").hidden = !outages;
   $("#coverage").hidden = outages;
+  for (const id of ["#f-status", "#f-kind", "#f-sort"]) $(id).closest("label").hidden = !outages;
   if (outages) fmap.setBlind(new Map());
   else loadCoverage().catch((e) => console.warn("coverage failed", e));
 }
