@@ -281,9 +281,8 @@ class Engine:
                     oinc.known_on.add(sp)   # it was on until now: not below that device
                     self._resolve(oinc, self._seq.clock)
                     owner = book.owner_of(sp)
-                if owner is not None and owner.phase is Phase.OPEN and t > owner.started_at:
-                    # cannot move off it: it came back, shortly before this gasp
-                    self._mark_on(owner, sp, max(owner.started_at, t - self._gap), eid)
+                if owner is not None and owner.phase is Phase.OPEN:
+                    return  # the evidence cannot move it off this meter: keep one owner
             elif owner.phase is Phase.RESTORING and t > owner.started_at:
                 self._mark_on(owner, sp, t, eid)
         inc = self._find_incident(feeder, t)
