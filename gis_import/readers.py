@@ -149,7 +149,7 @@ def _parse_geojson(spec: LayerSpec, data: bytes | str, source: str
     features = doc.get("features")
     if not isinstance(features, list):
         raise ExportError("'features' is not a list", file=source, layer=spec.name)
-    declared = _declared_crs(doc.get("crs"), source, spec.name)
+    declared = _declared_crs(doc.get("crs"))
     defects: list[Defect] = []
 
     fast = _clean_features(features, spec)
@@ -312,7 +312,7 @@ _GEOJSON_TYPES = frozenset(
 )
 
 
-def _declared_crs(member: Any, source: str, layer: str) -> str | None:
+def _declared_crs(member: Any) -> str | None:
     """The CRS named by an old-style (GeoJSON 2008) ``crs`` member, or None."""
     if member is None:
         return None
