@@ -118,6 +118,7 @@ class Runtime:
         self._pending = _Pending({}, [], [])
         self._event_clock: float | None = None  # newest event time (or tick) fed
         self._last_real_event: float | None = None
+        self._clock_moved = False
         self._anchor = (0.0, 0.0)  # (event time, loop time) for the idle ticker
         self._last_input = 0.0
         self._tasks: list[asyncio.Task[None]] = []
@@ -178,6 +179,7 @@ class Runtime:
             for row in rows:
                 self._apply(self._restore(row[1:]))
             self.replayed += len(rows)
+            self._anchor_clock()
             self._collect()
             await self._persist()
             await asyncio.sleep(0)
@@ -288,6 +290,7 @@ class Runtime:
                 if verdict is not None:
                     self.metrics.events_in.inc(source=source, verdict=verdict)
         self.metrics.inference.observe(time.perf_counter() - t1)
+        self._anchor_clock()
         changes = self._collect()
         await self._persist()
         now = asyncio.get_running_loop().time()
@@ -319,10 +322,16 @@ class Runtime:
     def _advance_clock(self, event_time: float, *, real: bool) -> None:
         if self._event_clock is None or event_time > self._event_clock:
             self._event_clock = event_time
-            with contextlib.suppress(RuntimeError):
-                self._anchor = (event_time, asyncio.get_running_loop().time())
+            self._clock_moved = True
         if real and (self._last_real_event is None or event_time > self._last_real_event):
             self._last_real_event = event_time
+
+    def _anchor_clock(self) -> None:
+        """Pin the idle ticker's anchor once per batch (not per event)."""
+        if self._clock_moved and self._event_clock is not None:
+            self._clock_moved = False
+            with contextlib.suppress(RuntimeError):
+                self._anchor = (self._event_clock, asyncio.get_running_loop().time())
 
     # --------------------------------------------------------------- output
     def _collect(self) -> list[dict[str, Any]]:
