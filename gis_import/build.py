@@ -33,6 +33,7 @@ from gis_import.findings import note_feeder_ids, report_breaks, report_strays, r
 from gis_import.layers import CLASS_NAMES, Export
 from gis_import.network import SP_LAYER, Network, gather, snap_network, text
 from gis_import.report import DefectKind, FeederSummary, ImportReport
+from gis_import.snap import gc_paused
 from gis_import.trace import Trace, nearest_marked, trace_network
 from oms_bridge.core.kinds import PROTECTIVE_KINDS, DeviceKind
 from oms_bridge.core.topology import Topology, compile_topology
@@ -82,7 +83,14 @@ def build_topology(
     Raises :class:`TopologyError` (with the report as ``exc.report``) only when
     no CircuitSource sits on a conductor, so that nothing can be traced.
     """
-    say = progress or _quiet
+    # The export already holds millions of Python objects; pausing the cyclic
+    # collector while the builder allocates saves seconds at a million meters.
+    with gc_paused():
+        return _build(export, tolerance_m, near_miss_m, progress or _quiet)
+
+
+def _build(export: Export, tolerance_m: float, near_miss_m: float,
+           say: Callable[[str], None]) -> ImportResult:
     report = ImportReport(source=export.source)
     report.defects.extend(export.defects)
     report.counts = {name: len(export.layers[name]) for name in CLASS_NAMES

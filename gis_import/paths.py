@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TypedDict
 
+from gis_import.snap import gc_paused
 from oms_bridge.core.kinds import DeviceKind
 from oms_bridge.core.topology import Topology
 
@@ -29,6 +30,11 @@ def paths_of(topology: Topology) -> dict[str, ServicePath]:
     pre-order, so a parent's path is ready before its children's), so a
     million service points cost one dict entry each.
     """
+    with gc_paused():
+        return _paths(topology)
+
+
+def _paths(topology: Topology) -> dict[str, ServicePath]:
     ids = [bytes(v).decode("utf-8") for v in topology.node_ids.tolist()]
     kinds = topology.node_kind.tolist()
     parents = topology.node_parent.tolist()

@@ -30,7 +30,10 @@ tolerance of the next becomes one junction.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,7 +42,15 @@ from numpy.typing import NDArray
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["EARTH_RADIUS_M", "Clusters", "LocalFrame", "cluster_points", "neighbours_within"]
+__all__ = [
+    "EARTH_RADIUS_M",
+    "Clusters",
+    "LocalFrame",
+    "cluster_points",
+    "distance_m",
+    "gc_paused",
+    "neighbours_within",
+]
 
 #: Mean Earth radius (IUGG), metres.
 EARTH_RADIUS_M = 6_371_008.8
@@ -47,6 +58,24 @@ _M_PER_DEG = EARTH_RADIUS_M * math.pi / 180.0
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while many objects are created.
+
+    Making a million shapely points next to an export that already holds
+    millions of Python objects (its id and attribute lists) triggers full
+    collections over and over: measured 21 s instead of 0.3 s for 1.35 M
+    points. Nothing created here holds a reference cycle.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True)
@@ -106,10 +135,16 @@ def cluster_points(lonlat: F64, tolerance_m: float, frame: LocalFrame | None = N
     if n == 0:
         return Clusters(np.zeros(0, np.int64), 0, np.zeros((0, 2)))
     frame = frame or LocalFrame.around(lonlat)
-    # 1. exact duplicates: view each (lon, lat) row as one complex number.
+    # 1. exact duplicates: view each (lon, lat) row as one complex number, sort, group.
     as_complex = np.ascontiguousarray(lonlat, dtype=np.float64).view(np.complex128).ravel()
-    uniq, inverse = np.unique(as_complex, return_inverse=True)
-    uxy = np.ascontiguousarray(uniq.view(np.float64).reshape(-1, 2))
+    order = np.argsort(as_complex, kind="stable")
+    ordered = as_complex[order]
+    starts = np.empty(n, dtype=np.bool_)
+    starts[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    inverse = np.empty(n, dtype=np.int64)
+    inverse[order] = np.cumsum(starts) - 1
+    uxy = np.ascontiguousarray(ordered[starts].view(np.float64).reshape(-1, 2))
     m = uxy.shape[0]
     # 2. distinct positions within tolerance of each other.
     label_u: I64
@@ -127,7 +162,7 @@ def cluster_points(lonlat: F64, tolerance_m: float, frame: LocalFrame | None = N
             label_u = np.arange(m, dtype=np.int64)
     else:
         label_u = np.arange(m, dtype=np.int64)
-    raw = label_u[inverse.ravel()]
+    raw = label_u[inverse]
     # 3. renumber junctions by first appearance, so the numbering follows input order.
     _, first, dense = np.unique(raw, return_index=True, return_inverse=True)
     order = np.argsort(first, kind="stable")
@@ -145,11 +180,13 @@ def neighbours_within(
     if query.shape[0] == 0 or targets.shape[0] == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
     frame = frame or LocalFrame.around(np.concatenate([query, targets]))
-    tree = shapely.STRtree(shapely.points(frame.project(targets)))
-    q, t = tree.query(
-        shapely.points(frame.project(query)), predicate="dwithin",
-        distance=radius_m * frame.inflation,
-    )
+    with gc_paused():
+        tree = shapely.STRtree(shapely.points(frame.project(targets)))
+        q, t = tree.query(
+            shapely.points(frame.project(query)), predicate="dwithin",
+            distance=radius_m * frame.inflation,
+        )
+        del tree
     q = q.astype(np.int64)
     t = t.astype(np.int64)
     d = distance_m(query[q], targets[t])
@@ -158,7 +195,9 @@ def neighbours_within(
 
 
 def _pairs_within(xy_m: F64, radius_m: float) -> tuple[I64, I64]:
-    points = shapely.points(xy_m)
-    tree = shapely.STRtree(points)
-    i, j = tree.query(points, predicate="dwithin", distance=radius_m)
+    with gc_paused():
+        points = shapely.points(xy_m)
+        tree = shapely.STRtree(points)
+        i, j = tree.query(points, predicate="dwithin", distance=radius_m)
+        del tree, points
     return i.astype(np.int64), j.astype(np.int64)

@@ -65,8 +65,8 @@ def check_ids(layer: Layer, report: ImportReport, *, placeholder: bool) -> tuple
     name = layer.name
     ids: list[str | None] = list(layer.ids)
     keep = np.ones(n, dtype=np.bool_)
-    present = [v for v in ids if v is not None]
-    if len(present) != n:
+    n_missing = ids.count(None)
+    if n_missing:
         for row, fid in enumerate(ids):
             if fid is not None:
                 continue
@@ -78,7 +78,7 @@ def check_ids(layer: Layer, report: ImportReport, *, placeholder: bool) -> tuple
                 keep[row] = False
                 report.add(DefectKind.MISSING_ATTRIBUTE, name, None,
                            f"feature {row} has no FACILITYID; not imported")
-    if len(set(present)) != len(present):
+    if len(set(ids)) - (1 if n_missing else 0) != n - n_missing:
         first: dict[str, int] = {}
         for row, fid in enumerate(ids):
             if fid is None or not keep[row]:
@@ -152,31 +152,28 @@ def service_meters(layer: Layer, ids: Sequence[str], keep: Bool,
     name = layer.name
     n = len(layer)
     meters: list[str | None] = [
-        None if m is None else (str(m).strip() or None) for m in _column(layer, "METERNUMBER")
+        m if type(m) is str and m and not m[0].isspace() and not m[-1].isspace()
+        else _meter_number(m)
+        for m in _column(layer, "METERNUMBER")
     ]
     types = _column(layer, "METERTYPE")
-    codes = np.full(n, MeterType.NONE.code, dtype=np.uint8)
-    cache: dict[Any, int | None] = {}
-    for row, raw in enumerate(types):
-        key = _key(raw)
-        if key in cache:
-            code = cache[key]
-        else:
-            code = _meter_code(raw)
-            cache[key] = code
-        if code is None:
-            if keep[row]:
+    keys = [_key(raw) for raw in types] if any(
+        not (raw is None or type(raw) is str) for raw in types) else types
+    lookup = {key: _meter_code(key) for key in set(keys)}
+    as_code = {k: _NONE if v is None else v for k, v in lookup.items()}
+    codes = np.array(list(map(as_code.__getitem__, keys)), dtype=np.uint8).reshape(n)
+    if None in lookup.values():
+        for row, key in enumerate(keys):
+            if lookup[key] is None and keep[row]:
                 report.add(DefectKind.MISSING_ATTRIBUTE, name, ids[row],
-                           f"METERTYPE {raw!r} is not AMI, AMR or MANUAL; no meter type")
-            continue
-        codes[row] = code
-    ami = MeterType.AMI.code
-    for row in np.flatnonzero(keep & (codes == ami)).tolist():
-        if meters[row] is None:
-            report.add(DefectKind.MISSING_ATTRIBUTE, name, ids[row],
-                       "AMI service point has no METERNUMBER; its events cannot be matched")
-    kept_meters = [m for m, k in zip(meters, keep.tolist(), strict=True) if k and m is not None]
-    if len(set(kept_meters)) != len(kept_meters):
+                           f"METERTYPE {types[row]!r} is not AMI, AMR or MANUAL; no meter type")
+    no_meter = np.array([m is None for m in meters], dtype=np.bool_).reshape(n)
+    for row in np.flatnonzero(keep & no_meter & (codes == MeterType.AMI.code)).tolist():
+        report.add(DefectKind.MISSING_ATTRIBUTE, name, ids[row],
+                   "AMI service point has no METERNUMBER; its events cannot be matched")
+    kept = meters if keep.all() else [m for m, k in zip(meters, keep.tolist(), strict=True) if k]
+    n_none = kept.count(None)
+    if len(set(kept)) - (1 if n_none else 0) != len(kept) - n_none:
         owner: dict[str, int] = {}
         for row, m in enumerate(meters):
             if m is None or not keep[row]:
@@ -187,6 +184,15 @@ def service_meters(layer: Layer, ids: Sequence[str], keep: Bool,
                 report.add(DefectKind.DUPLICATE_ID, name, ids[row],
                            f"METERNUMBER {m!r} already on {ids[first]!r}; imported without meter")
     return meters, codes
+
+
+_NONE = MeterType.NONE.code
+
+
+def _meter_number(raw: Any) -> str | None:
+    if raw is None:
+        return None
+    return str(raw).strip() or None
 
 
 def _meter_code(raw: Any) -> int | None:
