@@ -26,6 +26,7 @@ __all__ = [
     "RedisSettings",
     "ServiceSettings",
     "Settings",
+    "WebSettings",
     "default_config_path",
     "load_settings",
 ]
@@ -87,6 +88,15 @@ class GisSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """The dispatcher page: an optional tile layer (empty: plain background, no internet)."""
+
+    tile_url: str = ""
+    tile_attribution: str = ""
+    tile_max_zoom: int = 19
+
+
+@dataclass(frozen=True)
 class Settings:
     service: ServiceSettings = field(default_factory=ServiceSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -94,6 +104,7 @@ class Settings:
     engine: EngineSettings = field(default_factory=EngineSettings)
     coverage: CoverageSettings = field(default_factory=CoverageSettings)
     gis: GisSettings = field(default_factory=GisSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     #: role -> token; roles without a token cannot be used.
     tokens: dict[str, str] = field(default_factory=dict)
 
@@ -112,6 +123,7 @@ _ENV_KEYS: dict[str, tuple[str, str]] = {
     "OMS_BRIDGE_HOST": ("service", "host"),
     "OMS_BRIDGE_PORT": ("service", "port"),
     "OMS_BRIDGE_DATA_DIR": ("service", "data_dir"),
+    "OMS_BRIDGE_TILE_URL": ("web", "tile_url"),
 }
 
 

@@ -34,6 +34,7 @@ from oms_bridge.settings import Settings
 from oms_bridge.store import events_repo, migrate, topology_repo
 from oms_bridge.store.engine import ensure_sqlite_dir
 from oms_bridge.store.urls import async_url, backend_of
+from oms_bridge.web import setup_web
 
 __all__ = ["DEMO_EXPORT", "create_app"]
 
@@ -60,6 +61,8 @@ def create_app(
     app[keys.REDIS] = None
     app[keys.CONSUMER] = None
     add_routes(app)
+    setup_web(app, lambda: app[keys.RUNTIME].topology if keys.RUNTIME in app else None,
+              settings)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_runtime_ctx(options or RuntimeOptions()))
     app.cleanup_ctx.append(_redis_ctx(consumer_name))

@@ -171,6 +171,43 @@ def _paths() -> dict[str, Any]:
                 "200": {"description": "text/event-stream",
                         "content": {"text/event-stream": {"schema": {"type": "string"}}}}},
             [_q("ticket", {"type": "string"}, "Instead of the Authorization header")])},
+        **_page_paths(),
+    }
+
+
+_VIEW_BODY = {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "properties": {
+        "bbox": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4},
+        "zoom": {"type": "integer"}, "feeder": {"type": "string"},
+        "dark": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}}}}}}}}
+
+
+def _page_paths() -> dict[str, Any]:
+    """The dispatcher page and the map data it draws (``oms_bridge.web``)."""
+    geojson = _json("GeoJSON FeatureCollection of what is visible", _OBJ)
+    bad = _problem("Bad bbox, zoom, feeder or dark ranges")
+    return {
+        "/": {"get": _op("The dispatcher page (HTML)", None, {
+            "200": {"description": "text/html",
+                    "content": {"text/html": {"schema": {"type": "string"}}}}})},
+        "/api/v1/map/config": {"get": _op("Map options (tile layer, budgets)", READ, {
+            "200": _json("Options", _OBJ)})},
+        "/api/v1/map/feeders": {"get": _op("Feeders with their extent and coverage", READ, {
+            "200": _json("Items", _OBJ)})},
+        "/api/v1/map/topology": {
+            "get": _op("Visible network, simplified by zoom", READ, {
+                "200": geojson, "400": bad}, [
+                _q("bbox", {"type": "string"}, "minlon,minlat,maxlon,maxlat"),
+                _q("zoom", {"type": "integer"}, "Leaflet zoom level"),
+                _q("feeder", {"type": "string"}, "Only this FEEDERID"),
+                _q("dark", {"type": "string"}, "Dark service-point ranges lo-hi,...")]),
+            "post": _op("Same as GET, with long dark ranges in the body", READ, {
+                "200": geojson, "400": bad}, requestBody=_VIEW_BODY)},
+        "/api/v1/map/resolve": {"post": _op(
+            "Positions, extent and counts of devices and meters", READ, {
+                "200": _json("Resolved", _OBJ), "400": bad},
+            requestBody={"required": True, "content": {"application/json": {
+                "schema": _OBJ}}})},
     }
 
 

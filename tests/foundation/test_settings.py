@@ -44,3 +44,9 @@ def test_broken_toml_names_the_file(tmp_path: Path) -> None:
     cfg.write_text("[service\n")
     with pytest.raises(ConfigError, match=r"broken\.toml"):
         load_settings(cfg, env={})
+
+
+def test_tile_layer_is_optional_and_set_by_environment() -> None:
+    assert load_settings(env={}).web.tile_url == ""
+    url = "http://tiles.local/{z}/{x}/{y}.png"
+    assert load_settings(env={"OMS_BRIDGE_TILE_URL": url}).web.tile_url == url
