@@ -97,6 +97,9 @@ def parse_timestamp(text: str) -> float:
         stamp = datetime.fromisoformat(text)
     except ValueError as exc:
         raise ValueError(f"not an ISO-8601 timestamp: {text[:40]!r}") from exc
+    if not (text.isascii() and text.isprintable()):
+        # fromisoformat takes any one character between date and time, NUL included
+        raise ValueError(f"control or non-ASCII character in timestamp: {text[:40]!r}")
     if stamp.tzinfo is None or stamp.utcoffset() is None:
         raise ValueError("timestamp has no UTC offset (add 'Z' or '+HH:MM')")
     if not MIN_YEAR <= stamp.year <= MAX_YEAR:
