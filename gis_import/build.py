@@ -30,10 +30,10 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from gis_import.findings import note_feeder_ids, report_breaks, report_strays, report_unreached
+from gis_import.gcpause import gc_paused
 from gis_import.layers import CLASS_NAMES, Export
 from gis_import.network import SP_LAYER, Network, gather, snap_network, text
 from gis_import.report import DefectKind, FeederSummary, ImportReport
-from gis_import.snap import gc_paused
 from gis_import.trace import Trace, nearest_marked, trace_network
 from oms_bridge.core.kinds import PROTECTIVE_KINDS, DeviceKind
 from oms_bridge.core.topology import Topology, compile_topology

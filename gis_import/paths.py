@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-from gis_import.snap import gc_paused
+from gis_import.gcpause import gc_paused
 from oms_bridge.core.kinds import DeviceKind
 from oms_bridge.core.topology import Topology
 
