@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-import psycopg2
 import redis
+from sqlalchemy import create_engine, text
 
 from tests.e2e.helpers import free_port
 
@@ -104,13 +104,13 @@ class PostgresInstance:
         self.running = False
 
     def create_database(self, name: str) -> str:
-        conn = psycopg2.connect(self.admin_url, connect_timeout=5)
+        engine = create_engine(self.admin_url.replace("postgresql://", "postgresql+psycopg2://"),
+                               isolation_level="AUTOCOMMIT")
         try:
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute(f'CREATE DATABASE "{name}"')
+            with engine.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
         finally:
-            conn.close()
+            engine.dispose()
         return self.url(name)
 
     def close(self) -> None:
