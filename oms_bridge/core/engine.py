@@ -87,6 +87,8 @@ class Engine:
         self._starts: dict[int, list[float]] = {}
         #: per feeder, sorted times at which outages began to come back
         self._restore_times: dict[int, list[float]] = {}
+        #: per feeder, restores of meters no outage claimed: (time, meter, event id)
+        self._loose: dict[int, list[tuple[float, int, str]]] = {}
         self._seen: set[str] = set()
         self._meters: dict[str, int] | None = None
         self._stats = {"accepted": 0, "duplicate": 0, "unknown_meter": 0, "invalid": 0}
@@ -319,6 +321,9 @@ class Engine:
                     inc = self._new_incident(feeder, t, eid, retro=True)
                     self._add_dark(inc, sp, t, eid, restore_only=True)
                     inc.restored.setdefault(sp, (t, eid))
+                elif owner is None:
+                    # came back with an outage nearby: evidence it was in that outage
+                    insort(self._loose.setdefault(feeder, []), (t, sp, eid))
         if straggler is not None:
             self._verify(straggler, sp, t, eid, restored=False)
 
@@ -458,7 +463,7 @@ class Engine:
             if o.restored_at is not None and o.phase is Phase.OPEN:
                 self._start_restoring(o)
             if tree.ami_cum[o.hi] - tree.ami_cum[o.lo] and len(o.known_on) >= o.ami_affected:
-                self._close(o, max(now, o.last_on_at), [])
+                self._complete_soon(o)
 
     def _is_momentary(self, o: Outage) -> bool:
         if o.incident is not None and o.incident.retro:
@@ -482,7 +487,17 @@ class Engine:
             self._start_restoring(o)
         self._book.touch(o)
         if o.phase is not Phase.CLOSED and len(o.known_on) >= o.ami_affected:
-            self._close(o, t, [])
+            self._complete_soon(o)
+
+    def _complete_soon(self, o: Outage) -> None:
+        """Every meter is back: close after a short window in which restores of
+        meters outside the outage can still show its device was higher."""
+        if o.restored_at is None:
+            return  # nothing of its own came back (every meter nested elsewhere)
+        if o.phase is Phase.OPEN:
+            self._start_restoring(o)
+        self._seq.schedule(max(o.restored_at + self.tuning.restore_window_s, o.last_on_at),
+                           self._settled, (o, o.settle_token))
 
     def _start_restoring(self, o: Outage) -> None:
         o.phase = Phase.RESTORING
@@ -504,6 +519,7 @@ class Engine:
         assert isinstance(o, Outage)
         if o.phase is not Phase.RESTORING or o.settle_token != version:
             return
+        self._restoration_move(o, due)
         book, tree = self._book, self._tree
         skip = sorted((x.lo, x.hi) for x in book.nested_open(o))
         dark: list[int] = []
@@ -528,6 +544,39 @@ class Engine:
             child.moves.append((due, book.device_id(child), book.device_type(child)))
             book.publish(child)
         self._close(o, due, stragglers)
+
+    def _restoration_move(self, o: Outage, now: float) -> None:
+        """Restores of unclaimed meters at the same time as an outage's show its
+        device was higher: re-place it on all the dark evidence (ids kept)."""
+        inc = o.incident
+        loose = self._loose.get(o.feeder)
+        if inc is None or inc.retro or not loose or o.restored_at is None:
+            return
+        window = self.tuning.restore_window_s
+        a = bisect_left(loose, (o.restored_at - window,))
+        b = bisect_right(loose, (o.restored_at + window, float("inf")))
+        book = self._book
+        extra = {sp: (t, eid) for t, sp, eid in loose[a:b]
+                 if not o.lo <= sp < o.hi and book.owner_of(sp) is None}
+        if not extra:
+            return
+        dark = {s for s in inc.dark if o.lo <= s < o.hi} | o.known_on | set(extra)
+        book.remove_open(o)
+        choices = self._scorer.solve(sorted(dark), excluded=book.excluded_ami)
+        for ch in choices:
+            lo, hi = self._range_of(ch)
+            if lo <= o.lo and o.hi <= hi and (lo, hi) != (o.lo, o.hi):
+                o.node, o.sp, o.lo, o.hi = ch.node, ch.sp, lo, hi
+                o.moves.append((now, book.device_id(o), book.device_type(o)))
+                o.confidence = self._confidence(o, ch.margin)
+                for sp, (t, eid) in sorted(extra.items()):
+                    if lo <= sp < hi:
+                        o.known_on.add(sp)
+                        o.on_events.append((t, sp, eid))
+                        o.last_on_at = max(o.last_on_at, t)
+                break
+        book.add_open(o)
+        book.touch(o)
 
     def _close(self, o: Outage, now: float, stragglers: list[int]) -> None:
         book = self._book

@@ -77,6 +77,9 @@ class InferenceTuning:
     min_nested_meters: int = 2
     #: restore delivery assumed when the outage itself does not tell
     restore_delivery: float = 0.9
+    #: restores this close to an outage's first restore are read together (a
+    #: complete outage closes this long after its first restore)
+    restore_window_s: float = 15.0
 
 
 class TreeIndex:

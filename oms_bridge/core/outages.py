@@ -273,8 +273,8 @@ class OutageBook:
         self._ami_bit.add(pos, -o.ami_affected)
         self._sp_bit.add(pos, -o.sp_affected)
         above = self._owner_excluding(o)
-        if above is not None and o.phase is not Phase.CLOSED:
-            # meters of a moving outage fall back to the outage above until re-added
+        if above is not None:
+            # its meters fall back to the open outage above (dark because of it now)
             self._shift(above, o.ami_affected, o.sp_affected)
 
     def shrink(self, o: Outage, d_ami: int, d_sp: int) -> None:
