@@ -531,6 +531,13 @@ class Engine:
         rate = len(known) / max(o.ami_affected, 1)
         found, stragglers = self._scorer.nested(o.node, dark, excluded=book.excluded_ami,
                                                 restore_rate=rate)
+        # meters held by a nested outage that may still move (its incident can be
+        # re-solved) are not vouched for by it: never confirm on their account
+        for x in book.nested_open(o):
+            if x.incident is not None and not x.incident.frozen:
+                stragglers.extend(m for m in range(x.lo, x.hi) if is_ami[m] and m not in known
+                                  and m not in x.known_on)
+        stragglers.sort()
         for ch in found:
             lo, hi = self._range_of(ch)
             child = Outage(make_outage_id(o.outage_id, self._tree.topology.node_id(ch.node)),
