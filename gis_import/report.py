@@ -11,7 +11,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Defect", "DefectKind", "FeederSummary", "ImportReport"]
+__all__ = ["MAX_MESSAGE_CHARS", "Defect", "DefectKind", "FeederSummary", "ImportReport"]
+
+#: Longer defect messages (quoting huge attribute values) are cut in the middle.
+MAX_MESSAGE_CHARS = 1000
 
 
 class DefectKind(enum.Enum):
@@ -42,6 +45,12 @@ class Defect:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sort_kind", self.kind.value)
+        if len(self.message) > MAX_MESSAGE_CHARS:
+            # a message quotes attribute values; a megabyte SUBTYPE must not make a
+            # megabyte report line. Keep both ends: the tail says what was done.
+            half = (MAX_MESSAGE_CHARS - 5) // 2
+            cut = f"{self.message[:half]} ... {self.message[-half:]}"
+            object.__setattr__(self, "message", cut)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -24,3 +24,19 @@ def test_timestamp_with_a_control_or_non_ascii_separator_is_refused(stamp: str) 
         parse_event(obj, CODES)
     assert info.value.field == "occurred_at"
     assert "control or non-ASCII character" in str(info.value)
+
+
+def test_a_huge_attribute_value_does_not_make_a_huge_defect_message() -> None:
+    # found by test_broken_exports_*: a 1 MB SUBTYPE was quoted whole in the report
+    from gis_import.build import build_topology  # noqa: PLC0415
+    from gis_import.fixtures import radial_feeder  # noqa: PLC0415
+    from gis_import.report import MAX_MESSAGE_CHARS  # noqa: PLC0415
+
+    sketch = radial_feeder()
+    sketch.find("DynamicProtectiveDevice", "BRK-R1")["properties"]["SUBTYPE"] = "y" * 2**20
+    result = build_topology(sketch.export())
+    (defect,) = [d for d in result.report.defects if d.facility_id == "BRK-R1"]
+    assert len(defect.message) <= MAX_MESSAGE_CHARS
+    assert defect.message.startswith("SUBTYPE 'yyy")
+    assert defect.message.endswith("treated as Recloser")
+    assert result.topology is not None and result.topology.n_service_points == 9
