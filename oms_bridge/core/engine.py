@@ -325,7 +325,8 @@ class Engine:
                     # came back with an outage nearby: evidence it was in that outage
                     insort(self._loose.setdefault(feeder, []), (t, sp, eid))
         if straggler is not None:
-            self._verify(straggler, sp, t, eid, restored=False)
+            # its restore ends a newer interruption: known on, but no nested outage
+            self._verify(straggler, sp, t, eid, restored=False, on_at=t)
 
     def _near_restoration(self, feeder: int, t: float) -> bool:
         """Whether an outage of this feeder came back around ``t`` (or an incident
@@ -598,7 +599,8 @@ class Engine:
             book.add_feed_item(o)
         book.touch(o)
 
-    def _verify(self, o: Outage, sp: int, t: float, eid: str, *, restored: bool) -> None:
+    def _verify(self, o: Outage, sp: int, t: float, eid: str, *, restored: bool,
+                on_at: float | None = None) -> None:
         """A straggler of a closed outage is known on again."""
         book = self._book
         del book.stragglers[sp]
@@ -612,10 +614,12 @@ class Engine:
             o.known_on.add(sp)
             if restored:
                 o.on_events.append((t, sp, eid))
-                o.last_on_at = max(o.last_on_at, t)
+            # a later gasp proves power only shortly before it
+            if on_at is None:
+                on_at = t if restored else t - self._gap
+            o.last_on_at = max(o.last_on_at, on_at)
         if not o.unverified and o.confirmed_at is None:
-            o.confirmed_at = (o.last_on_at if math.isfinite(o.last_on_at)
-                              else o.restored_at if o.restored_at is not None else t)
+            o.confirmed_at = o.last_on_at
         book.touch(o)
 
     def _retro_child(self, o: Outage, sp: int, t: float, eid: str) -> None:
