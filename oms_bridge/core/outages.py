@@ -11,23 +11,32 @@ Lifecycle of an outage
   the feeder and the first evidence event id, so a replay gives the same ids.
 - ``phase`` ``open``: no restore yet (status ``active``). The first restore from
   one of its meters (``restored_at``) moves it to ``restoring``; it stays
-  ``active`` until every affected AMI meter is known on (restore, or any later
-  event), or until ``settle_s`` after that first restore. Then it is
-  ``closed``: status ``restored`` (``momentary`` when the first restore came
-  within ``momentary_s`` of the start). An interruption already back when its
-  hold window expires is published directly as ``momentary`` and never
-  ``active``; a momentary outage is never in the restoration feed.
+  ``active`` until every affected AMI meter is known on (a restore, or any later
+  event) — then it closes ``restore_window_s`` after its first restore, so that
+  restores of unclaimed meters arriving with it can still move it up to the
+  device that really opened — or until ``settle_s`` after that first restore.
+  Then it is ``closed``: status ``restored`` (``momentary`` when the first
+  restore came within ``momentary_s`` of the start). An interruption already
+  back when its hold window expires is published directly as ``momentary`` and
+  is never ``active``; a momentary outage is never in the restoration feed.
 - At close, meters still dark are split (:meth:`Scorer.nested`) into **nested
-  outages** (active, ``parent_outage_id`` set, a device below) and unexplained
-  **stragglers** (``meters_unverified``). ``confirmed_at`` is set only when no
-  affected meter may still be dark; it is then the time of the last restore.
+  outages** (active, ``parent_outage_id`` set, a device below, only when "all
+  their restores were lost" is unlikely even counting how many subtrees were
+  tested) and unexplained **stragglers** (``meters_unverified``). Meters held by
+  a nested outage that may still move are stragglers too. ``confirmed_at`` is
+  set only when no affected meter may still be dark; it is then the time of the
+  last restore (a straggler vouched for by a later last gasp counts as on
+  ``incident_gap_s`` before that gasp, never at it).
 - The **restoration feed** gets one item per outage, when an outage that was
   ever ``active`` closes. It carries ``confirmed_at`` only when nothing is
   unverified. Later restores of stragglers update the outage (and set
   ``confirmed_at`` when the last one comes back) but add no second item. A
-  straggler whose restore comes much later than its siblings' (more than
-  ``settle_s``) was really a nested service-level outage: it is recorded as
-  one, already restored.
+  straggler whose restore comes more than ``settle_s`` after its siblings'
+  stayed dark: it reveals a nested outage, recorded then (already restored) on
+  the topmost device whose meters were all stragglers.
+- Restores from meters no outage claims, with every last gasp lost and no
+  outage or incident nearby, form a *retro* incident: its outages are recorded
+  as ``restored`` (never ``active``, never in the feed).
 
 Counting
 --------
