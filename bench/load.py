@@ -1,0 +1,458 @@
+"""Load: a storm at ``--rate`` events/s for ``--duration-s`` into the running
+service on its own PostgreSQL and Redis, while OMS pollers and dispatcher
+streams read. ``python bench/load.py`` (defaults: 20,000/s for 60 s, 50 pollers,
+20 streams); ``--rate 2000 --duration-s 5`` for a quick look.
+
+Everything is on loopback: the script starts a throw-away PostgreSQL and Redis
+on spare ports (``tests/faults/services.py``), loads the EPRI ckt24 feeder,
+starts ``oms-bridge serve`` and these processes, each of which stops by itself:
+
+- two producers on one schedule: batch ``b`` of ``--batch`` events is due at
+  ``t0 + b * batch / rate``; even batches are POSTed (NDJSON, at most
+  ``--inflight`` requests open), odd ones XADDed to the stream (one pipeline);
+- one reader process with ``--pollers`` restoration-feed pollers (each keeps
+  ``next`` and polls every ``--poll-s``) and ``--streams`` SSE clients.
+
+Definitions of the figures:
+
+ingest lag
+    from the moment a batch was *due* on the schedule (so a service that slows
+    its producers cannot hide lag) until it is durable and applied: for HTTP the
+    202 answer (sent after the log commit, the engine and the outage write), for
+    the stream the moment the group's last entry of the batch is delivered and no
+    longer pending (acknowledged after the same point), sampled every 20 ms.
+feed latency
+    wall time of one ``GET /api/v1/restorations?after=next`` request.
+memory
+    the server's VmRSS from ``/proc`` each second; "flat" means the least-squares
+    slope over the last 40 s, per event ingested meanwhile, is no more than the
+    engine's documented cost of remembering an event id (about 100 bytes; see
+    ``oms_bridge/core/engine.py``), i.e. nothing grows but the duplicate filter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import ExitStack, suppress
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import orjson  # noqa: E402
+import redis  # noqa: E402
+
+from tests.e2e.helpers import TOKENS, Server, cli, free_port, service_env  # noqa: E402
+from tests.faults.services import PostgresInstance, RedisInstance  # noqa: E402
+
+STREAM = "oms-bridge:events"
+GROUP = "oms-bridge"
+#: bytes the engine keeps per event id it has seen (engine.py module docstring)
+ID_BYTES = 100.0
+
+
+# ------------------------------------------------------------------ events
+def _storm_lines(topology: Path, work: Path) -> list[bytes]:
+    events = work / "events.jsonl"
+    cli("simulate", "--topology", str(topology), "--seed", "4", "--outages", "3000",
+        "--duration-h", "72", "--out-events", str(events), "--out-truth",
+        str(work / "truth.json"))
+    return [line for line in events.read_bytes().splitlines() if line.strip()]
+
+
+def _batch(lines: list[bytes], b: int, size: int, span_s: float) -> list[bytes]:
+    """Batch ``b`` of an endless storm: the file again and again, each round with
+    fresh event ids and its times moved on by the storm's span."""
+    n = len(lines)
+    out: list[bytes] = []
+    for k in range(b * size, (b + 1) * size):
+        rnd, i = divmod(k, n)
+        line = lines[i]
+        if rnd:
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                out.append(line)
+                continue
+            if isinstance(obj, dict):
+                if isinstance(obj.get("event_id"), str):
+                    obj["event_id"] = f"R{rnd}-{obj['event_id']}"
+                t = obj.get("occurred_at")
+                if isinstance(t, str) and t.endswith("Z"):
+                    from datetime import datetime, timedelta  # noqa: PLC0415
+
+                    try:
+                        stamp = datetime.fromisoformat(t[:-1] + "+00:00")
+                        stamp += timedelta(seconds=rnd * span_s)
+                        obj["occurred_at"] = stamp.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+                    except ValueError:
+                        pass
+            line = orjson.dumps(obj)
+        out.append(line)
+    return out
+
+
+# --------------------------------------------------------------- producers
+def _http_producer(cfg: dict[str, Any], lines: list[bytes], out: str) -> None:
+    import aiohttp  # noqa: PLC0415
+
+    async def main() -> list[tuple[float, float, int]]:
+        sem = asyncio.Semaphore(cfg["inflight"])
+        results: list[tuple[float, float, int]] = []
+        url = f"http://127.0.0.1:{cfg['port']}/api/v1/events"
+        headers = {"Authorization": f"Bearer {TOKENS['HEAD_END']}",
+                   "Content-Type": "application/x-ndjson"}
+        t0 = cfg["t0"]
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as s:
+
+            async def one(b: int, due: float) -> None:
+                body = b"\n".join(_batch(lines, b, cfg["batch"], cfg["span_s"]))
+                async with sem:
+                    try:
+                        async with s.post(url, data=body, headers=headers) as r:
+                            await r.read()
+                            status = r.status
+                    except (aiohttp.ClientError, TimeoutError):
+                        status = 0
+                results.append((due - t0, time.time() - due, status))
+
+            tasks = []
+            for b in range(0, cfg["batches"], 2):
+                due = t0 + b * cfg["batch"] / cfg["rate"]
+                await asyncio.sleep(max(0.0, due - time.time()))
+                tasks.append(asyncio.create_task(one(b, due)))
+            await asyncio.wait_for(asyncio.gather(*tasks), timeout=cfg["grace_s"])
+        return results
+
+    try:
+        results = asyncio.run(main())
+    except TimeoutError:
+        results = []
+    Path(out).write_text(json.dumps(results))
+
+
+def _redis_producer(cfg: dict[str, Any], lines: list[bytes], out: str) -> None:
+    client = redis.Redis.from_url(cfg["redis_url"])
+    sent: list[tuple[float, float, str]] = []
+    t0 = cfg["t0"]
+    for b in range(1, cfg["batches"], 2):
+        due = t0 + b * cfg["batch"] / cfg["rate"]
+        body = _batch(lines, b, cfg["batch"], cfg["span_s"])
+        time.sleep(max(0.0, due - time.time()))
+        pipe = client.pipeline(transaction=False)
+        for line in body:
+            pipe.xadd(STREAM, {"event": line})
+        ids = pipe.execute()
+        last = ids[-1].decode() if isinstance(ids[-1], bytes) else str(ids[-1])
+        sent.append((due - t0, due, last))
+    client.close()
+    Path(out).write_text(json.dumps(sent))
+
+
+# ----------------------------------------------------------------- readers
+def _readers(cfg: dict[str, Any], out: str) -> None:
+    import aiohttp  # noqa: PLC0415
+
+    async def main() -> dict[str, Any]:
+        base = f"http://127.0.0.1:{cfg['port']}"
+        end = cfg["t0"] + cfg["duration_s"]
+        feed_lat: list[float] = []
+        seen: list[int] = [0] * cfg["pollers"]
+        dups = 0
+        sse_events = [0] * cfg["streams"]
+        oms = {"Authorization": f"Bearer {TOKENS['OMS']}"}
+        disp = {"Authorization": f"Bearer {TOKENS['DISPATCHER']}"}
+        timeout = aiohttp.ClientTimeout(total=None, sock_read=60)
+        conn = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(timeout=timeout, connector=conn) as s:
+
+            async def poller(k: int) -> None:
+                nonlocal dups
+                cursor, last = 0, 0
+                await asyncio.sleep(cfg["poll_s"] * k / cfg["pollers"])
+                while time.time() < end:
+                    t = time.perf_counter()
+                    try:
+                        async with s.get(f"{base}/api/v1/restorations?after={cursor}&limit=100",
+                                         headers=oms) as r:
+                            doc = await r.json()
+                        feed_lat.append(time.perf_counter() - t)
+                        for item in doc["items"]:
+                            if item["seq"] <= last:
+                                dups += 1
+                            last = item["seq"]
+                        seen[k] += len(doc["items"])
+                        cursor = doc["next"]
+                        if len(doc["items"]) == 100:
+                            continue
+                    except (aiohttp.ClientError, ValueError, KeyError):
+                        pass
+                    await asyncio.sleep(cfg["poll_s"])
+
+            async def stream(k: int) -> None:
+                try:
+                    async with s.get(f"{base}/api/v1/stream", headers=disp) as r:
+                        while time.time() < end:
+                            line = await asyncio.wait_for(r.content.readline(),
+                                                          max(0.1, end - time.time()))
+                            if line.startswith(b"event:"):
+                                sse_events[k] += 1
+                except (aiohttp.ClientError, TimeoutError):
+                    pass
+
+            await asyncio.gather(*(poller(k) for k in range(cfg["pollers"])),
+                                 *(stream(k) for k in range(cfg["streams"])))
+        return {"feed_latency_s": feed_lat, "feed_items_seen": seen,
+                "feed_out_of_order": dups, "sse_events": sse_events}
+
+    Path(out).write_text(json.dumps(asyncio.run(main())))
+
+
+# ----------------------------------------------------------------- sampling
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return math.nan
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Sampler:
+    """RSS and log size each second; the stream's durable frontier every 20 ms."""
+
+    def __init__(self, server: Server, redis_url: str) -> None:
+        self.server, self.pid = server, server.pid or 0
+        self.client = redis.Redis.from_url(redis_url)
+        self.rss: list[tuple[float, float, int]] = []
+        self.frontier: list[tuple[float, tuple[int, int]]] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._slow, daemon=True),
+                         threading.Thread(target=self._fast, daemon=True)]
+
+    def start(self) -> None:
+        for t in self._threads:
+            t.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=10)
+        self.client.close()
+
+    def _slow(self) -> None:
+        while not self._stop.wait(1.0):
+            with suppress(OSError, ValueError):
+                self.rss.append((time.time(), _rss_mb(self.pid), self.server.log_seq()))
+
+    def _fast(self) -> None:
+        while not self._stop.wait(0.02):
+            try:
+                groups = self.client.xinfo_groups(STREAM)
+                pend = self.client.xpending(STREAM, GROUP)
+            except redis.RedisError:
+                continue
+            if not groups:
+                continue
+            delivered = _key(groups[0]["last-delivered-id"])
+            if int(pend["pending"]):
+                low = _key(pend["min"])
+                frontier = (low[0], low[1] - 1) if low[1] else (low[0] - 1, 2**62)
+                delivered = min(delivered, frontier)
+            self.frontier.append((time.time(), delivered))
+
+
+def _key(entry_id: Any) -> tuple[int, int]:
+    text = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return math.nan
+    s = sorted(values)
+    return s[min(len(s) - 1, math.ceil(q / 100 * len(s)) - 1)]
+
+
+def _slope(points: list[tuple[float, float]]) -> float:
+    n = len(points)
+    if n < 2:
+        return math.nan
+    mx = sum(p[0] for p in points) / n
+    my = sum(p[1] for p in points) / n
+    sxx = sum((p[0] - mx) ** 2 for p in points)
+    return sum((p[0] - mx) * (p[1] - my) for p in points) / sxx if sxx else math.nan
+
+
+def _metric(text: str, name: str) -> float:
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith((name + " ", name + "{")):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+# --------------------------------------------------------------------- run
+def _kill_all(procs: list[Any]) -> None:
+    for p in procs:
+        if p.is_alive():
+            p.kill()
+            p.join(timeout=5)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="omsb-load-"))
+    with ExitStack() as stack:
+        stack.callback(lambda: __import__("shutil").rmtree(work, ignore_errors=True))
+        lines = _storm_lines(args.topology, work)
+        pg = stack.enter_context(PostgresInstance())
+        rds = stack.enter_context(RedisInstance())
+        pg.start()
+        rds.start()
+        db_url = pg.create_database("omsb_load")
+        done = subprocess.run([sys.executable, "-m", "gis_import.cli", "load",
+                               str(args.topology), "--database-url", db_url],
+                              check=False, capture_output=True)
+        if done.returncode:
+            raise SystemExit(f"gis-import load failed: {done.stderr.decode()[-2000:]}")
+        server = Server(service_env(work / "data", db_url, rds.url, STREAM), free_port(),
+                        work / "server.log", idle_tick_s=5.0, tick_rate=1.0,
+                        consumer_name="load")
+        stack.callback(server.stop)
+        server.start()
+        pid = server.pid or 0
+        batches = int(args.rate * args.duration_s // args.batch)
+        t0 = time.time() + 2.0
+        cfg = {"port": server.port, "redis_url": rds.url, "t0": t0, "rate": args.rate,
+               "batch": args.batch, "batches": batches, "inflight": args.inflight,
+               "duration_s": args.duration_s, "grace_s": args.duration_s + 120,
+               "pollers": args.pollers, "streams": args.streams, "poll_s": args.poll_s,
+               "span_s": 4 * 86400.0}
+        ctx = mp.get_context("spawn")
+        files = {k: str(work / f"{k}.json") for k in ("http", "redis", "readers")}
+        procs = [ctx.Process(target=_http_producer, args=(cfg, lines, files["http"])),
+                 ctx.Process(target=_redis_producer, args=(cfg, lines, files["redis"])),
+                 ctx.Process(target=_readers, args=(cfg, files["readers"]))]
+        sampler = Sampler(server, rds.url)
+        cpu0 = _cpu_s(pid)
+        sampler.start()
+        for p in procs:
+            p.start()
+        stack.callback(_kill_all, procs)
+        for p in procs:
+            p.join(timeout=args.duration_s + 180)
+        total = batches * args.batch
+        deadline = time.time() + 120
+        while server.log_seq() < total and time.time() < deadline:
+            time.sleep(0.2)
+        drained = time.time()
+        time.sleep(1.5)
+        sampler.stop()
+        cpu = _cpu_s(pid) - cpu0
+        metrics = server.call("GET", "/metrics", TOKENS["OMS"]).body
+        stats = server.get("/api/v1/events/stats")
+        http = json.loads(Path(files["http"]).read_text()) if Path(files["http"]).exists() \
+            else []
+        xadds = json.loads(Path(files["redis"]).read_text()) if Path(
+            files["redis"]).exists() else []
+        readers = json.loads(Path(files["readers"]).read_text()) if Path(
+            files["readers"]).exists() else {}
+    return _figures(args, t0=t0, drained=drained, total=total, http=http, xadds=xadds,
+                    readers=readers, sampler=sampler, stats=stats, cpu_s=cpu,
+                    metrics=metrics if isinstance(metrics, str) else "")
+
+
+def _figures(args: argparse.Namespace, *, t0: float, drained: float, total: int,
+             http: list[list[Any]], xadds: list[list[Any]], readers: dict[str, Any],
+             sampler: Sampler, stats: dict[str, Any], cpu_s: float,
+             metrics: str) -> dict[str, Any]:
+    lags = [lag for _, lag, status in http if status == 202]
+    http_failed = sum(1 for _, _, status in http if status != 202)
+    frontier = sampler.frontier
+    redis_lags: list[float] = []
+    j = 0
+    for _, due, last in xadds:
+        key = _key(last)
+        while j < len(frontier) and frontier[j][1] < key:
+            j += 1
+        if j < len(frontier):
+            redis_lags.append(frontier[j][0] - due)
+    all_lags = lags + redis_lags
+    rss = [(t - t0, mb) for t, mb, _ in sampler.rss]
+    tail = [(t, mb) for t, mb in rss if args.duration_s - 40 <= t <= args.duration_s]
+    slope_mb_s = _slope(tail)
+    logs = [(t - t0, n) for t, _, n in sampler.rss]
+    in_tail = [n for t, n in logs if args.duration_s - 40 <= t <= args.duration_s]
+    rate_tail = ((in_tail[-1] - in_tail[0]) / 40.0) if len(in_tail) > 1 else math.nan
+    bytes_per_event = slope_mb_s * 1024 * 1024 / rate_tail if rate_tail else math.nan
+    wall = drained - t0
+    feed = readers.get("feed_latency_s", [])
+    fig = {
+        "offered_rate": args.rate, "duration_s": args.duration_s, "events_offered": total,
+        "events_logged": stats.get("log_seq"), "event_counts": {
+            k: stats.get(k) for k in ("accepted", "duplicate", "unknown_meter", "invalid")},
+        "drained_after_s": round(wall, 1),
+        "sustained_rate": round(total / wall) if wall > 0 else None,
+        "ingest_lag_p50_s": round(_pct(all_lags, 50), 3),
+        "ingest_lag_p99_s": round(_pct(all_lags, 99), 3),
+        "ingest_lag_max_s": round(max(all_lags, default=math.nan), 3),
+        "http_lag_p99_s": round(_pct(lags, 99), 3),
+        "stream_lag_p99_s": round(_pct(redis_lags, 99), 3),
+        "http_batches_failed": http_failed,
+        "feed_requests": len(feed), "feed_p50_ms": round(_pct(feed, 50) * 1000, 1),
+        "feed_p99_ms": round(_pct(feed, 99) * 1000, 1),
+        "feed_items_seen_per_poller": sorted(set(readers.get("feed_items_seen", []))),
+        "feed_out_of_order": readers.get("feed_out_of_order"),
+        "sse_events_per_stream": sorted(set(readers.get("sse_events", []))),
+        "rss_mb_each_5s": [round(mb) for t, mb in rss if int(t) % 5 == 0 and t >= 0],
+        "rss_slope_last40s_mb_per_s": round(slope_mb_s, 3),
+        "rss_growth_bytes_per_event": round(bytes_per_event, 1),
+        "server_cpu_s": round(cpu_s, 1), "server_cpu_share": round(cpu_s / wall, 2),
+        "server_write_s": round(_metric(metrics, "omsb_event_write_seconds_sum"), 1),
+        "server_inference_s": round(_metric(metrics, "omsb_inference_seconds_sum"), 1),
+        "server_batches": int(_metric(metrics, "omsb_ingest_batches_total")),
+    }
+    fig["lag_ok"] = bool(fig["ingest_lag_p99_s"] < 2.0)
+    fig["memory_flat"] = bool(bytes_per_event <= 1.5 * ID_BYTES)
+    return fig
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=20000.0, help="events per second")
+    parser.add_argument("--duration-s", type=float, default=60.0)
+    parser.add_argument("--batch", type=int, default=1000, help="events per POST / XADD batch")
+    parser.add_argument("--inflight", type=int, default=8, help="open POSTs at most")
+    parser.add_argument("--pollers", type=int, default=50)
+    parser.add_argument("--streams", type=int, default=20)
+    parser.add_argument("--poll-s", type=float, default=1.0)
+    parser.add_argument("--topology", type=Path,
+                        default=REPO.parent / "shared" / "feeders" / "ckt24")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+    fig = run(args)
+    for key, value in fig.items():
+        print(f"{key:32} {value}")
+    if args.json:
+        args.json.write_text(json.dumps(fig, indent=2))
+    return 0 if fig["lag_ok"] and fig["memory_flat"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
