@@ -143,7 +143,8 @@ def _paths() -> dict[str, Any]:
             "200": _json("Items with seq > after", {
                 "$ref": "#/components/schemas/RestorationPage"}),
             "400": _problem("Bad cursor")}, [
-            _q("after", {"type": "integer", "minimum": 0}, "Last seq already seen"),
+            _q("after", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+               "Last seq already seen"),
             _LIMIT])},
         "/api/v1/coverage": {"get": _op("AMI coverage per feeder", READ, {
             "200": _json("Per feeder", {"type": "object", "properties": {

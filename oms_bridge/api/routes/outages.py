@@ -18,6 +18,8 @@ routes = web.RouteTableDef()
 
 STATUSES = ("active", "restored", "momentary", "all")
 MAX_LIMIT = 1000
+#: cursors and seqs are 64-bit integers in the database
+MAX_CURSOR = 2**63 - 1
 
 
 def _int_param(request: web.Request, name: str, default: int, *, lo: int = 0,
@@ -30,8 +32,9 @@ def _int_param(request: web.Request, name: str, default: int, *, lo: int = 0,
     except ValueError as exc:
         raise ApiError(400, "Invalid query parameter",
                        f"{name} must be an integer, got {raw[:40]!r}", parameter=name) from exc
-    if value < lo or (hi is not None and value > hi):
-        bound = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
+    hi = MAX_CURSOR if hi is None else hi
+    if value < lo or value > hi:
+        bound = f"between {lo} and {hi}"
         raise ApiError(400, "Invalid query parameter", f"{name} must be {bound}",
                        parameter=name)
     return value
