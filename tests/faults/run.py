@@ -11,6 +11,7 @@ survived and the result equals the replay. ``--load`` runs ``bench/load.py``.
 from __future__ import annotations
 
 import argparse
+import shutil
 import signal
 import subprocess
 import sys
@@ -52,17 +53,18 @@ def main(argv: list[str] | None = None) -> int:
                            say=lambda s: print(s, flush=True))
     except AssertionError:
         traceback.print_exc()
-        print(f"FAILED; work folder kept: {work}", file=sys.stderr)
+        log = work / "server.log"
+        if log.exists():
+            print("server log (tail):\n" + log.read_text(errors="replace")[-4000:],
+                  file=sys.stderr)
         return 1
+    finally:
+        if args.keep:
+            print(f"work folder kept: {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     print(report.summary(), flush=True)
-    if not args.keep:
-        import shutil  # noqa: PLC0415
-
-        shutil.rmtree(work, ignore_errors=True)
-    else:
-        print(f"work folder: {work}")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
