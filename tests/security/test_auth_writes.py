@@ -146,7 +146,7 @@ def test_every_configured_token_is_compared_over_the_whole_token(
         calls.append((bytes(a), bytes(b)))
         return real(a, b)
 
-    monkeypatch.setattr(auth_module.hmac, "compare_digest", recording)
+    monkeypatch.setattr(hmac, "compare_digest", recording)  # the module auth.py uses
     authenticator = Authenticator(TOKENS)
     for presented in [TOKENS["dispatcher"], TOKENS["head-end"], "nope",
                       TOKENS["oms"][:-1] + "X", ""]:
@@ -157,5 +157,5 @@ def test_every_configured_token_is_compared_over_the_whole_token(
         assert all(a == presented.encode() for a, _ in calls)
 
 
-def test_compare_digest_is_the_real_one() -> None:
-    assert auth_module.hmac.compare_digest is hmac.compare_digest
+def test_auth_uses_the_standard_hmac_module() -> None:
+    assert vars(auth_module)["hmac"] is hmac
