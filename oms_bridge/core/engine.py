@@ -433,6 +433,7 @@ class Engine:
             if into is not None:
                 into.known_on |= o.known_on
                 into.on_events.extend(o.on_events)
+                into.last_on_at = max(into.last_on_at, o.last_on_at)
                 book.remove(o, into)
         inc.outages = survivors
         inc.uncovered = 0
@@ -586,6 +587,13 @@ class Engine:
         book.add_open(o)
         book.touch(o)
 
+    @staticmethod
+    def _on_time(o: Outage, fallback: float) -> float:
+        """When every meter of ``o`` was known on: its last restore seen."""
+        if math.isfinite(o.last_on_at):
+            return o.last_on_at
+        return o.restored_at if o.restored_at is not None else fallback
+
     def _close(self, o: Outage, now: float, stragglers: list[int]) -> None:
         book = self._book
         o.phase = Phase.CLOSED
@@ -594,7 +602,7 @@ class Engine:
         o.unverified = list(stragglers)
         for s in stragglers:
             book.stragglers[s] = o
-        o.confirmed_at = None if stragglers else o.last_on_at if o.known_on else now
+        o.confirmed_at = None if stragglers else self._on_time(o, now)
         if o.ever_active:
             book.add_feed_item(o)
         book.touch(o)
@@ -619,7 +627,7 @@ class Engine:
                 on_at = t if restored else t - self._gap
             o.last_on_at = max(o.last_on_at, on_at)
         if not o.unverified and o.confirmed_at is None:
-            o.confirmed_at = o.last_on_at
+            o.confirmed_at = self._on_time(o, t)
         book.touch(o)
 
     def _retro_child(self, o: Outage, sp: int, t: float, eid: str) -> None:

@@ -20,6 +20,7 @@ hand-written fast path measured here).
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -109,7 +110,7 @@ def parse_timestamp(text: str) -> float:
 
 def format_time(epoch_s: float | None) -> str | None:
     """Contract form of an event time: ``2026-11-26T07:00:03.120Z`` (ms, UTC)."""
-    if epoch_s is None:
+    if epoch_s is None or not math.isfinite(epoch_s):
         return None
     ms = round(epoch_s * 1000.0)
     stamp = datetime.fromtimestamp(ms // 1000, tz=UTC)
