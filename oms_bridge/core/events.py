@@ -4,8 +4,8 @@
 :class:`MeterEvent` or raises :class:`~oms_bridge.errors.EventError` naming the
 offending field. Rules, decided once for every ingest path:
 
-- ``event_id`` and ``meter_id`` are non-empty strings of at most 256 characters
-  (numbers are refused rather than silently turned into text: ``12`` and
+- ``event_id`` and ``meter_id`` are non-empty strings of at most 256 characters,
+  without NUL characters (numbers are refused rather than silently turned into text: ``12`` and
   ``"12"`` would otherwise be two ids for one event).
 - ``type`` is looked up in :class:`EventCodes` (names and IEC 61968-9
   EndDeviceEvent codes, configurable); anything else is refused.
@@ -127,6 +127,8 @@ def _ident(obj: Mapping[str, object], name: str) -> str:
         raise EventError("must not be empty", field=name)
     if len(value) > MAX_ID_CHARS:
         raise EventError(f"longer than {MAX_ID_CHARS} characters", field=name)
+    if "\x00" in value:  # PostgreSQL text cannot hold it: the whole batch would fail
+        raise EventError("must not contain a NUL character", field=name)
     return value
 
 

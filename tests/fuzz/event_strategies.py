@@ -147,7 +147,8 @@ def bad_timestamps(draw: st.DrawFn) -> tuple[str, str]:
 # --------------------------------------------------------------------- events
 
 def _id_text() -> st.SearchStrategy[str]:
-    return st.text(min_size=1, max_size=40).filter(lambda s: not s.isspace())
+    return st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1,
+                   max_size=40).filter(lambda s: not s.isspace())
 
 
 @st.composite

@@ -68,7 +68,7 @@ def check_broken(case: Broken) -> None:
     assert isinstance(value, str)
     if case.field in ("event_id", "meter_id"):
         assert getattr(event, case.field) == value
-        assert 0 < len(value) <= MAX_ID_CHARS and not value.isspace()
+        assert 0 < len(value) <= MAX_ID_CHARS and not value.isspace() and "\x00" not in value
     elif case.field == "type":
         assert value.strip().lower() in KNOWN_CODES
     else:

@@ -40,3 +40,16 @@ def test_a_huge_attribute_value_does_not_make_a_huge_defect_message() -> None:
     assert defect.message.startswith("SUBTYPE 'yyy")
     assert defect.message.endswith("treated as Recloser")
     assert result.topology is not None and result.topology.n_service_points == 9
+
+
+@pytest.mark.parametrize("field", ["event_id", "meter_id"])
+@pytest.mark.parametrize("value", ["\x00", "HE-1\x00", "\x00M-1", "a\x00b"])
+def test_an_id_with_a_nul_character_is_refused(field: str, value: str) -> None:
+    # found by tests/security/test_sql.py on PostgreSQL: text cannot hold NUL, so one
+    # such event failed the whole batch (503 for the good events beside it)
+    obj = {"event_id": "E", "meter_id": "M", "type": "last_gasp",
+           "occurred_at": "2026-11-26T07:00:03Z", field: value}
+    with pytest.raises(EventError) as info:
+        parse_event(obj, CODES)
+    assert info.value.field == field
+    assert "NUL" in str(info.value)
