@@ -7,7 +7,8 @@ limits so that oversized bodies are cheap to send.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import dataclasses
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from aiohttp.test_utils import TestClient
 from oms_bridge.api.app import create_app
 from oms_bridge.api.runtime import RuntimeOptions
 from oms_bridge.settings import DatabaseSettings, ServiceSettings, Settings
-from tests.api.conftest import seed_topology
+from tests.api.conftest import _reset_pg, seed_topology
 from tests.api.standin import StandInPort, small_topology
 from tests.security.service import TOKENS
 
@@ -53,4 +54,24 @@ def app(settings: Settings) -> web.Application:
 
 @pytest.fixture
 async def client(aiohttp_client: ClientMaker, app: web.Application) -> Client:
+    return await aiohttp_client(app)
+
+
+@pytest.fixture(params=[pytest.param("sqlite", id="sqlite"),
+                        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)])
+def backend_settings(request: pytest.FixtureRequest, settings: Settings,
+                     tmp_path: Path) -> Iterator[Settings]:
+    if request.param == "sqlite":
+        yield settings
+        return
+    url: str = request.getfixturevalue("pg_scratch_url")
+    _reset_pg(url)
+    seed_topology(url, small_topology())
+    yield dataclasses.replace(settings, database=DatabaseSettings(url=url))
+
+
+@pytest.fixture
+async def any_client(aiohttp_client: ClientMaker, backend_settings: Settings) -> Client:
+    app: web.Application = create_app(backend_settings, port=StandInPort(backend_settings),
+                                      options=RuntimeOptions(idle_tick_s=0))
     return await aiohttp_client(app)

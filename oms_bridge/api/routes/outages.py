@@ -69,6 +69,9 @@ async def list_outages(request: web.Request) -> web.Response:
                        f"status must be one of {list(STATUSES)}", parameter="status")
     limit = _int_param(request, "limit", 100, lo=1, hi=MAX_LIMIT)
     after = _int_param(request, "after", 0)
+    if "\x00" in request.query.get("feeder", ""):  # PostgreSQL text cannot hold it
+        raise ApiError(400, "Invalid query parameter", "feeder must not contain NUL",
+                       parameter="feeder")
     async with request.app[keys.DB].connect() as conn:
         items, nxt = await outages_repo.list_outages(
             conn, status=None if status == "all" else status,
@@ -82,6 +85,8 @@ async def list_outages(request: web.Request) -> web.Response:
 @requires(*READERS)
 async def get_outage(request: web.Request) -> web.Response:
     outage_id = request.match_info["outage_id"]
+    if "\x00" in outage_id:  # no id holds NUL, and PostgreSQL text cannot
+        raise ApiError(404, "Outage not found", f"no outage {outage_id!r}")
     async with request.app[keys.DB].connect() as conn:
         doc = await outages_repo.get_outage(conn, outage_id)
         if doc is None:

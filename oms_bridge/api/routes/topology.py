@@ -61,7 +61,7 @@ async def upload_topology(request: web.Request) -> web.Response:
     if topology is None:
         raise ApiError(422, "Nothing could be traced",
                        "no CircuitSource reached any device; see the report", report=report)
-    name = request.query.get("name") or "upload.zip"
+    name = (request.query.get("name") or "upload.zip").replace("\x00", "")
     vid = await store_and_activate(app, result, f"http:{name[:200]}")
     await app[keys.RUNTIME].switch_topology(topology, vid)
     return web.json_response({"version_id": vid, "active": True, "report": report}, status=201)
