@@ -169,6 +169,8 @@ def setup_web(
             bbox_raw = params.get("bbox")
             if isinstance(bbox_raw, list | tuple):
                 bbox_raw = ",".join(str(v) for v in bbox_raw)
+            elif bbox_raw is not None and not isinstance(bbox_raw, str):
+                raise ValueError("bbox must be minlon,minlat,maxlon,maxlat")
             bbox = mapdata.parse_bbox(bbox_raw)
             zoom = int(params.get("zoom", 14))
             dark = _parse_dark(params.get("dark"))
@@ -286,4 +288,6 @@ def _parse_dark(value: object) -> list[tuple[int, int]]:
         raise ValueError("dark must be a list of [lo, hi] pairs")
     if len(pairs) > _MAX_DARK_RANGES:
         raise ValueError(f"at most {_MAX_DARK_RANGES} dark ranges")
+    if any(not -(2**63) <= v < 2**63 for pair in pairs for v in pair):
+        raise ValueError("dark ranges must be 64-bit integers")
     return pairs

@@ -60,3 +60,21 @@ async def test_a_nul_in_the_upload_name_is_dropped(any_client: Client) -> None:
     versions = await (await any_client.get("/api/v1/topology/versions",
                                             headers=auth("gis-admin"))).json()
     assert any(v.get("source") == "http:ab.zip" for v in versions["items"]), versions
+
+
+# found by test_every_operation_every_role[POST /api/v1/map/topology] (negative mode)
+
+@pytest.mark.parametrize("body", [
+    {"bbox": True}, {"bbox": 12}, {"bbox": {"a": 1}},
+    {"dark": [[0, 10**30]]}, {"dark": [[-(10**30), 5]]},
+])
+async def test_map_view_with_odd_bbox_or_dark_is_a_400(client: Client,
+                                                       body: dict[str, object]) -> None:
+    resp = await client.post("/api/v1/map/topology", json=body, headers=auth("dispatcher"))
+    assert resp.status == 400, await resp.text()
+
+
+async def test_map_view_with_huge_dark_in_the_query_is_a_400(client: Client) -> None:
+    resp = await client.get("/api/v1/map/topology", params={"dark": "0-99999999999999999999"},
+                            headers=auth("dispatcher"))
+    assert resp.status == 400, await resp.text()
