@@ -78,13 +78,13 @@ def check_broken(case: Broken) -> None:
 # ------------------------------------------------------------------ short form
 
 @given(valid_events())
-@fuzz_settings(300)
+@fuzz_settings(200)
 def test_valid_events_are_accepted_at_their_instant(case: Valid) -> None:
     check_valid(case)
 
 
 @given(broken_events())
-@fuzz_settings(600)
+@fuzz_settings(300)
 def test_broken_events_are_refused_naming_the_field(case: Broken) -> None:
     check_broken(case)
 
@@ -116,7 +116,7 @@ def _mixed(cases: list[Valid | Broken]) -> None:
 
 
 @given(st.lists(st.one_of(valid_events(), broken_events()), max_size=12))
-@fuzz_settings(150)
+@fuzz_settings(80)
 def test_bad_events_never_cost_good_ones(cases: list[Any]) -> None:
     _mixed(cases)
 
