@@ -555,35 +555,55 @@ class Engine:
         self._close(o, due, stragglers)
 
     def _restoration_move(self, o: Outage, now: float) -> None:
-        """Restores of unclaimed meters at the same time as an outage's show its
-        device was higher: re-place it on all the dark evidence (ids kept)."""
+        """Re-place an outage on what its restoration showed (ids kept).
+
+        Restores of unclaimed meters at the same time as an outage's show its
+        device was higher. Meters below it that neither gasped nor came back
+        show it was lower: read after the restoration, a meter below an open
+        device stays silent only when both its last gasp and its restore were
+        lost (:meth:`Scorer.loglik_restored`), so one device strictly below that
+        holds every meter that told is the better answer.
+        """
         inc = o.incident
-        loose = self._loose.get(o.feeder)
-        if inc is None or inc.retro or not loose or o.restored_at is None:
+        if inc is None or inc.retro or o.restored_at is None:
             return
-        window = self.tuning.restore_window_s
-        a = bisect_left(loose, (o.restored_at - window,))
-        b = bisect_right(loose, (o.restored_at + window, float("inf")))
         book = self._book
-        extra = {sp: (t, eid) for t, sp, eid in loose[a:b]
-                 if not o.lo <= sp < o.hi and book.owner_of(sp) is None}
-        if not extra:
+        extra: dict[int, tuple[float, str]] = {}
+        loose = self._loose.get(o.feeder)
+        if loose:
+            window = self.tuning.restore_window_s
+            a = bisect_left(loose, (o.restored_at - window,))
+            b = bisect_right(loose, (o.restored_at + window, float("inf")))
+            extra = {sp: (t, eid) for t, sp, eid in loose[a:b]
+                     if not o.lo <= sp < o.hi and book.owner_of(sp) is None}
+        told = {s for s in inc.dark if o.lo <= s < o.hi} | o.known_on
+        if not extra and (len(told) >= o.ami_affected or o.children or book.nested_open(o)):
             return
-        dark = {s for s in inc.dark if o.lo <= s < o.hi} | o.known_on | set(extra)
         book.remove_open(o)
-        choices = self._scorer.solve(sorted(dark), excluded=book.excluded_ami)
+        choices = self._scorer.solve(sorted(told | set(extra)), excluded=book.excluded_ami,
+                                     restored=True)
+        target: Choice | None = None
         for ch in choices:
             lo, hi = self._range_of(ch)
-            if lo <= o.lo and o.hi <= hi and (lo, hi) != (o.lo, o.hi):
-                o.node, o.sp, o.lo, o.hi = ch.node, ch.sp, lo, hi
-                o.moves.append((now, book.device_id(o), book.device_type(o)))
-                o.confidence = self._confidence(o, ch.margin)
-                for sp, (t, eid) in sorted(extra.items()):
-                    if lo <= sp < hi:
-                        o.known_on.add(sp)
-                        o.on_events.append((t, sp, eid))
-                        o.last_on_at = max(o.last_on_at, t)
+            if extra and lo <= o.lo and o.hi <= hi and (lo, hi) != (o.lo, o.hi):
+                target = ch
                 break
+        if target is None and len(choices) == 1 and not extra:
+            ch = choices[0]
+            lo, hi = self._range_of(ch)
+            taken = book.at_node.get(ch.node) if ch.node >= 0 else book.at_sp.get(ch.sp)
+            if o.lo <= lo and hi <= o.hi and (lo, hi) != (o.lo, o.hi) and taken is None:
+                target = ch
+        if target is not None:
+            lo, hi = self._range_of(target)
+            o.node, o.sp, o.lo, o.hi = target.node, target.sp, lo, hi
+            o.moves.append((now, book.device_id(o), book.device_type(o)))
+            o.confidence = self._confidence(o, target.margin)
+            for sp, (t, eid) in sorted(extra.items()):
+                if lo <= sp < hi:
+                    o.known_on.add(sp)
+                    o.on_events.append((t, sp, eid))
+                    o.last_on_at = max(o.last_on_at, t)
         book.add_open(o)
         book.touch(o)
 
