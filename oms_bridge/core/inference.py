@@ -51,7 +51,7 @@ from oms_bridge.core.kinds import DeviceKind
 from oms_bridge.core.topology import Topology
 from oms_bridge.settings import EngineSettings
 
-__all__ = ["Choice", "InferenceTuning", "Scorer", "TreeIndex"]
+__all__ = ["Choice", "InferenceTuning", "Scorer", "TreeIndex", "device_priors"]
 
 #: Devices an outage may be placed on (switches are pass-through, sources never).
 CANDIDATE_KINDS = frozenset({DeviceKind.BREAKER, DeviceKind.RECLOSER, DeviceKind.SECTIONALIZER,
@@ -62,8 +62,9 @@ CANDIDATE_KINDS = frozenset({DeviceKind.BREAKER, DeviceKind.RECLOSER, DeviceKind
 class InferenceTuning:
     """Engine constants beyond :class:`EngineSettings` (defaults tuned on the simulator)."""
 
-    #: scales ``device_prior`` into the chance a device opens within one incident
-    base_rate: float = 0.01
+    #: expected number of devices opening within one incident (scales the
+    #: per-device priors, see :func:`device_priors`)
+    base_rate: float = 1.0
     #: pseudo-count of the Beta prior on a device's last-gasp delivery
     delivery_strength: float = 4.0
     #: last gasps further apart than this (event time) start a new incident
@@ -136,20 +137,27 @@ class Scorer:
         self._a = p0 * kappa
         self._b = (1.0 - p0) * kappa
         self._lbeta_ab = _lbeta(self._a, self._b)
-        priors = settings.device_prior
-        rate = tuning.base_rate
+        # after a restoration a meter below the open device was seen dark by a
+        # last gasp *or* a restore: it stays silent with (1 - p)(1 - r) only
+        r0 = min(max(tuning.restore_delivery, 0.0), 0.99)
+        q0 = min(1.0 - (1.0 - p0) * (1.0 - r0), 0.995)
+        self._qa = q0 * kappa
+        self._qb = (1.0 - q0) * kappa
+        self._lbeta_q = _lbeta(self._qa, self._qb)
+        kinds = [DeviceKind.from_code(k).value for k in tree.kind]
+        ami = np.asarray(tree.topology.ami_counts()).tolist()
+        self.per_device_prior = device_priors(settings.device_prior, kinds, ami,
+                                              sum(tree.sp_is_ami), tuning.base_rate)
 
         def log_prior(kind: str) -> float:
-            return math.log(max(priors.get(kind, 0.0) * rate, 1e-12))
+            return math.log(max(self.per_device_prior.get(kind, 0.0), 1e-300))
 
         self.sp_log_prior = log_prior(DeviceKind.SERVICE_POINT.value)
         self.sp_score = self.sp_log_prior + self.loglik(1, 1)
-        kinds = [DeviceKind.from_code(k).value for k in tree.kind]
         own = [log_prior(k) for k in kinds]
         # a node with the same AMI meters as its only metered child inherits the
         # child's prior when better, so ties go upstream
         eff = list(own)
-        ami = np.asarray(tree.topology.ami_counts()).tolist()
         n = len(kinds)
         for v in range(n - 1, -1, -1):
             if not tree.candidate[v] or ami[v] == 0:
@@ -173,10 +181,21 @@ class Scorer:
         """log P(this pattern of ``k`` dark among ``n`` | device open), p integrated."""
         return _lbeta(k + self._a, n - k + self._b) - self._lbeta_ab
 
+    def loglik_restored(self, k: int, n: int) -> float:
+        """As :meth:`loglik` once the device is back: ``k`` of ``n`` meters told
+        (a last gasp or a restore), the others silent through both."""
+        return _lbeta(k + self._qa, n - k + self._qb) - self._lbeta_q
+
     # ------------------------------------------------------------------ cover
     def solve(self, dark: Iterable[int], *, excluded: Callable[[int], int],
-              forbidden_sps: Iterable[int] = ()) -> list[Choice]:
-        """The best cover of the dark meters (service point indices)."""
+              forbidden_sps: Iterable[int] = (), restored: bool = False) -> list[Choice]:
+        """The best cover of the dark meters (service point indices).
+
+        With ``restored`` the evidence is read after the restoration: ``dark``
+        holds every meter that gasped or came back (:meth:`loglik_restored`).
+        """
+        loglik = self.loglik_restored if restored else self.loglik
+        sp_score = self.sp_log_prior + loglik(1, 1)
         tree = self.tree
         parent, sp_node = tree.parent, tree.sp_node
         direct: dict[int, list[int]] = {}
@@ -213,7 +232,6 @@ class Scorer:
                 forbidden.add(v)
                 v = parent[v]
         candidate, log_prior, ami = tree.candidate, self.log_prior, self._ami
-        sp_score = self.sp_score
         count: dict[int, int] = {}
         best: dict[int, float] = {}
         opened: dict[int, float] = {}   # node -> open score minus split score
@@ -228,7 +246,7 @@ class Scorer:
             score = split
             if candidate[v] and v not in forbidden:
                 n = max(ami[v] - excluded(v), k)
-                open_score = log_prior[v] + self.loglik(k, n)
+                open_score = log_prior[v] + loglik(k, n)
                 if open_score >= split:
                     score = open_score
                 opened[v] = open_score - split
@@ -312,6 +330,27 @@ class Scorer:
             stack.extend(sorted(children.get(v, ()), reverse=True))
         stragglers = sorted(sp for sp in dark if sp not in covered)
         return found, stragglers
+
+
+def device_priors(shares: dict[str, float], kinds: Sequence[str], ami: Sequence[int],
+                  ami_service_points: int, base_rate: float) -> dict[str, float]:
+    """Prior chance that one given device of each kind opens within an incident.
+
+    ``shares`` (``EngineSettings.device_prior``) says how outages split between
+    device kinds; one device's prior divides its kind's share by the number of
+    devices of that kind with AMI meters below (the only ones AMI can see), so a
+    feeder with five times more service points than transformers makes one
+    service drop five times less likely than one transformer. ``base_rate`` is
+    the expected number of devices opening in one incident.
+    """
+    total = sum(v for v in shares.values() if v > 0) or 1.0
+    counts: dict[str, int] = {}
+    for kind, n_ami in zip(kinds, ami, strict=True):
+        if n_ami > 0:
+            counts[kind] = counts.get(kind, 0) + 1
+    counts[DeviceKind.SERVICE_POINT.value] = ami_service_points
+    return {kind: base_rate * max(share, 0.0) / total / max(counts.get(kind, 0), 1)
+            for kind, share in shares.items()}
 
 
 def _lbeta(x: float, y: float) -> float:

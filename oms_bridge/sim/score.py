@@ -213,10 +213,7 @@ def score(truth: Mapping[str, Any], result: Mapping[str, Any], topology: Topolog
     # -------------------------------------------------------------------- nested
     index = {t.ident: t for t in trues}
     nested = [t for t in sustained if t.raw.get("parent") in index]
-    # one meter that never reports its restore: AMI cannot tell a nested service
-    # outage from a lost restore (the parent must just stay unconfirmed)
-    hidden = [t for t in nested if t.ami_hi - t.ami_lo == 1
-              and t.raw.get("restores_delivered", 1) == 0]
+    hidden = [t for t in nested if _hidden_nested(t)]
     nested = [t for t in nested if t not in hidden]
     found = found_with_parent = 0
     for t in nested:
@@ -321,9 +318,18 @@ def _false_confirmations(trues: list[_Span], preds: list[_Span],
 
 
 def _silent(t: _Span) -> bool:
-    """A sustained outage of its own whose every last gasp was lost: AMI never saw it
-    start (it is left out of recall unless something predicted it anyway)."""
-    return t.raw.get("parent") is None and t.raw.get("gasps_delivered", 1) == 0
+    """An outage AMI cannot see (left out of recall unless something predicted it
+    anyway): one of its own whose every last gasp was lost (AMI never saw it start),
+    or a nested one that :func:`_hidden_nested` rules out."""
+    if t.raw.get("parent") is None:
+        return bool(t.raw.get("gasps_delivered", 1) == 0)
+    return _hidden_nested(t)
+
+
+def _hidden_nested(t: _Span) -> bool:
+    """A nested outage of one AMI meter whose restore was lost: AMI cannot tell it
+    from a lost restore of its parent (the parent must just stay unconfirmed)."""
+    return t.ami_hi - t.ami_lo == 1 and t.raw.get("restores_delivered", 1) == 0
 
 
 def _brief_true(t: _Span) -> dict[str, Any]:
