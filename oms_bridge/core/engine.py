@@ -269,6 +269,8 @@ class Engine:
                 self._add_dark(inc, sp, t, eid)
             return
         book = self._book
+        if newer and self._absorbed(sp, t, eid):
+            return
         straggler = book.stragglers.get(sp)
         if straggler is not None:
             self._verify(straggler, sp, t, eid, restored=False)
@@ -291,6 +293,26 @@ class Engine:
         if inc is None or inc.frozen:
             inc = self._new_incident(feeder, t, eid)
         self._add_dark(inc, sp, t, eid)
+
+    def _absorbed(self, sp: int, t: float, eid: str) -> bool:
+        """A last gasp from inside an outage that already came back (delivered late,
+        its meter's restore lost) is evidence of that outage, never a new one: the
+        meter stays unverified there (a momentary's straggler is not dispatched)."""
+        book = self._book
+        o = book.stragglers.get(sp)
+        if o is None:
+            o = book.owner_of(sp)
+            if o is None or o.phase is Phase.OPEN:
+                return False
+        if o.restored_at is None or not o.started_at - self._gap <= t <= o.restored_at:
+            return False
+        inc = o.incident
+        if inc is not None and sp not in inc.dark:
+            inc.dark[sp] = (t, eid)
+            self._incident_of[sp] = inc
+            o.reporting += 1
+            book.touch(o)
+        return True
 
     def _restore(self, t: float, eid: str, sp: int) -> None:
         if t <= self._last_t[sp]:
