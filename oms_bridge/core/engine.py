@@ -656,7 +656,7 @@ class Engine:
         del book.stragglers[sp]
         if sp in o.unverified:
             o.unverified.remove(sp)
-        if (restored and not o.retro and o.restored_at is not None
+        if (restored and o.restored_at is not None
                 and t - o.restored_at > self._settle):
             # it stayed dark long after its siblings: a nested outage after all
             self._retro_child(o, sp, t, eid)
