@@ -283,8 +283,14 @@ def score(truth: Mapping[str, Any], result: Mapping[str, Any], topology: Topolog
 
 def _false_confirmations(trues: list[_Span], preds: list[_Span],
                          cases: list[dict[str, Any]]) -> int:
-    """Outages confirmed while one of their AMI meters was truly dark and no other
-    open outage held that meter."""
+    """Outages confirmed while one of their AMI meters was still dark and no other
+    open outage held that meter.
+
+    "Still" dark: by an interruption that began before the outage's restoration
+    began. A meter that came back and went dark again later (a new interruption,
+    say the next shot of a recloser, or an outage whose every last gasp was lost)
+    is a new outage's customer, not one this confirmation left in the dark.
+    """
     shots: list[tuple[int, int, _Span]] = []
     for t in trues:
         for s, e in t.raw.get("shots") or [[t.raw["started_at"], t.raw["restored_at"]]]:
@@ -297,8 +303,10 @@ def _false_confirmations(trues: list[_Span], preds: list[_Span],
         width = p.ami_hi - p.ami_lo
         dark = np.zeros(width, dtype=bool)
         culprits: list[_Span] = []
+        back = _ms(p.raw.get("restored_at"))
+        began_by = confirmed if back is None else min(back, confirmed)
         for s, e, t in shots:
-            if s <= confirmed < e and t.intersects(p):
+            if s <= began_by and s <= confirmed < e and t.intersects(p):
                 dark[max(t.ami_lo, p.ami_lo) - p.ami_lo:min(t.ami_hi, p.ami_hi) - p.ami_lo] = True
                 culprits.append(t)
         if not dark.any():

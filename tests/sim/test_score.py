@@ -146,6 +146,9 @@ def test_what_ami_cannot_see_is_left_out() -> None:
     s = run(truth, [PERFECT[0] | {"confirmed_at": None}])
     assert s["nested"]["true"] == 0 and s["nested"]["unobservable"] == 1
     assert s["false_confirmations"] == 0
+    # ... and for the device figures too: not a miss
+    assert (s["sustained"]["true"], s["sustained"]["silent"], s["sustained"]["recall"]) == (
+        1, 1, 1.0)
 
 
 def test_stuck_meter_after_a_momentary_does_not_dispatch_later_momentaries() -> None:
@@ -161,6 +164,17 @@ def test_confirmed_while_still_dark() -> None:
     s = run(TRUTH, _swap(PERFECT, "P3", confirmed_at=at(79)))
     assert s["false_confirmations"] == 1
     assert s["delay_restoration_to_confirmation_s"]["n"] == 3
+
+
+def test_dark_again_in_a_new_interruption_is_no_false_confirmation() -> None:
+    # the fuse came back at 80 and its last straggler was vouched for at 95, while a
+    # new interruption (begun at 90, after the restoration) held part of it dark
+    truth = [TRUTH[2], true("T6", "BRK-S2", 90, 90.4, momentary=True, kind="breaker")]
+    late = _swap([PERFECT[2]], "P3", restored_at=at(80.1), confirmed_at=at(90.2))
+    assert run(truth, late)["false_confirmations"] == 0
+    # begun before the restoration: still dark, so a false confirmation
+    truth[1] = true("T6", "XFMR-S030", 60, 95, kind="transformer")
+    assert run(truth, late)["false_confirmations"] == 1
 
 
 def test_momentary_dispatched_and_false_momentary() -> None:
