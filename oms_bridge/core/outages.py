@@ -50,6 +50,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import math
+from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,6 +168,13 @@ class OutageBook:
         self.by_id: dict[str, Outage] = {}
         self.at_node: dict[int, Outage] = {}
         self.at_sp: dict[int, Outage] = {}
+        #: sorted keys of ``at_node`` / ``at_sp`` and the order in which each key
+        #: entered its dict (range queries without scanning every open outage)
+        self._node_keys: list[int] = []
+        self._sp_keys: list[int] = []
+        self._node_serial: dict[int, int] = {}
+        self._sp_serial: dict[int, int] = {}
+        self._serial = 0
         self.stragglers: dict[int, Outage] = {}
         self._ami_bit = _Fenwick(topo.n_nodes)
         self._sp_bit = _Fenwick(topo.n_nodes)
@@ -216,8 +224,17 @@ class OutageBook:
         if o.node < 0:
             return []
         lo, hi = o.node, self.tree.end[o.node]
-        inner = [x for v, x in self.at_node.items() if lo < v < hi]
-        inner.extend(x for s, x in self.at_sp.items() if o.lo <= s < o.hi)
+        keys = self._node_keys
+        nodes = keys[bisect_right(keys, lo):bisect_left(keys, hi)]
+        if len(nodes) > 1:
+            nodes.sort(key=self._node_serial.__getitem__)   # dict order, as before
+        at_node, at_sp = self.at_node, self.at_sp
+        inner = [at_node[v] for v in nodes]
+        keys = self._sp_keys
+        sps = keys[bisect_left(keys, o.lo):bisect_left(keys, o.hi)]
+        if len(sps) > 1:
+            sps.sort(key=self._sp_serial.__getitem__)
+        inner.extend(at_sp[s] for s in sps)
         return inner
 
     def add_open(self, o: Outage) -> None:
@@ -227,11 +244,19 @@ class OutageBook:
             pos = o.node
             o.ami_affected = tree.ami(pos) - self.excluded_ami(pos)
             o.sp_affected = tree.sp_total(pos) - self.excluded_sp(pos)
+            if pos not in self.at_node:
+                insort(self._node_keys, pos)
+                self._serial += 1
+                self._node_serial[pos] = self._serial
             self.at_node[pos] = o
         else:
             pos = tree.sp_node[o.sp]
             o.ami_affected = 1 if tree.sp_is_ami[o.sp] else 0
             o.sp_affected = 1
+            if o.sp not in self.at_sp:
+                insort(self._sp_keys, o.sp)
+                self._serial += 1
+                self._sp_serial[o.sp] = self._serial
             self.at_sp[o.sp] = o
         above = self._owner_excluding(o)
         if above is not None:
@@ -274,10 +299,16 @@ class OutageBook:
         if o.node >= 0:
             if self.at_node.get(o.node) is o:
                 del self.at_node[o.node]
+                del self._node_serial[o.node]
+                keys = self._node_keys
+                del keys[bisect_left(keys, o.node)]
             pos = o.node
         else:
             if self.at_sp.get(o.sp) is o:
                 del self.at_sp[o.sp]
+                del self._sp_serial[o.sp]
+                keys = self._sp_keys
+                del keys[bisect_left(keys, o.sp)]
             pos = self.tree.sp_node[o.sp]
         self._ami_bit.add(pos, -o.ami_affected)
         self._sp_bit.add(pos, -o.sp_affected)
