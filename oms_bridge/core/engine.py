@@ -73,7 +73,7 @@ class Engine:
         self.topology = topology
         self.settings = settings or EngineSettings()
         self.coverage_settings = coverage or CoverageSettings()
-        self.tuning = tuning or InferenceTuning()
+        self.tuning = tuning or InferenceTuning.from_settings(self.settings)
         self._tree = TreeIndex(topology)
         self._scorer = Scorer(self._tree, self.settings, self.tuning)
         self._book = OutageBook(self._tree)
