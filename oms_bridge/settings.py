@@ -73,6 +73,15 @@ class EngineSettings:
             "fuse": 0.3, "transformer": 0.2, "service_point": 0.1,
         }
     )
+    #: restores this close to an outage's first restore are read together
+    restore_window_s: float = 15.0
+    #: after an outage's first restore, wait this long for the others before
+    #: splitting off nested outages and publishing the restoration
+    settle_s: float = 180.0
+    #: last gasps further apart than this (event time) start a new incident
+    incident_gap_s: float = 20.0
+    #: expected number of devices opening in one incident (scales the priors)
+    base_rate: float = 1.0
 
 
 @dataclass(frozen=True)

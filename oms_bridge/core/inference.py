@@ -60,7 +60,8 @@ CANDIDATE_KINDS = frozenset({DeviceKind.BREAKER, DeviceKind.RECLOSER, DeviceKind
 
 @dataclass(frozen=True)
 class InferenceTuning:
-    """Engine constants beyond :class:`EngineSettings` (defaults tuned on the simulator)."""
+    """Engine constants (defaults tuned on the simulator); those a user may need
+    to change come from :class:`EngineSettings` through :meth:`from_settings`."""
 
     #: expected number of devices opening within one incident (scales the
     #: per-device priors, see :func:`device_priors`)
@@ -81,6 +82,13 @@ class InferenceTuning:
     #: restores this close to an outage's first restore are read together (a
     #: complete outage closes this long after its first restore)
     restore_window_s: float = 15.0
+
+
+    @classmethod
+    def from_settings(cls, settings: EngineSettings) -> InferenceTuning:
+        """The defaults, with the ``[engine]`` keys users set taken from ``settings``."""
+        return cls(base_rate=settings.base_rate, incident_gap_s=settings.incident_gap_s,
+                   settle_s=settings.settle_s, restore_window_s=settings.restore_window_s)
 
 
 class TreeIndex:
