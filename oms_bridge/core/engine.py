@@ -299,12 +299,12 @@ class Engine:
         its meter's restore lost) is evidence of that outage, never a new one: the
         meter stays unverified there (a momentary's straggler is not dispatched)."""
         book = self._book
-        o = book.stragglers.get(sp)
-        if o is None:
-            o = book.owner_of(sp)
-            if o is None or o.phase is Phase.OPEN:
-                return False
-        if o.restored_at is None or not o.started_at - self._gap <= t <= o.restored_at:
+        owner = book.owner_of(sp)
+        for o in (owner, book.stragglers.get(sp)):
+            if (o is not None and o.phase is not Phase.OPEN and o.restored_at is not None
+                    and o.started_at - self._gap <= t <= o.restored_at):
+                break
+        else:
             return False
         inc = o.incident
         if inc is not None and sp not in inc.dark:
