@@ -656,9 +656,11 @@ class Engine:
         del book.stragglers[sp]
         if sp in o.unverified:
             o.unverified.remove(sp)
-        if (restored and o.restored_at is not None
+        if (restored and o.restored_at is not None and o.status is not OutageStatus.MOMENTARY
                 and t - o.restored_at > self._settle):
-            # it stayed dark long after its siblings: a nested outage after all
+            # it stayed dark long after its siblings: a nested outage after all (not
+            # after a momentary: its restore was lost more likely than a fault below
+            # survived the reclose unseen; it just stayed unverified meanwhile)
             self._retro_child(o, sp, t, eid)
         else:
             o.known_on.add(sp)
