@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from oms_bridge.core.topology import Topology, TopologyBuilder
 
-__all__ = ["fuse_over_one_transformer", "radial", "two_laterals"]
+__all__ = ["dense_lateral", "fuse_over_one_transformer", "radial", "two_laterals"]
 
 
 def _transformer(b: TopologyBuilder, name: str, parent: int, meters: int,
@@ -56,4 +56,26 @@ def fuse_over_one_transformer() -> Topology:
     _transformer(b, "XF-OTHER", brk, 8)
     fuse = b.device("FUSE-1", "fuse", brk)
     _transformer(b, "XF-1", fuse, 5, non_ami=2)
+    return b.build()
+
+
+def dense_lateral() -> Topology:
+    """Breaker, recloser, fuse over a lateral of small transformers as real feeders
+    have them (five or six customers each, so service points outnumber transformers
+    about five to one): XF-HEAD (six meters) on the main line; below the recloser
+    FUSE-D over XF-2 (two meters), XF-3 (three) and XF-6 (six), and FUSE-E0..E4
+    over two of XF-D0..XF-D9 (six meters each)."""
+    b = TopologyBuilder()
+    src = b.feeder("FDR-4")
+    brk = b.device("BRK-4", "breaker", src)
+    _transformer(b, "XF-HEAD", brk, 6)
+    rcl = b.device("RCL-4", "recloser", brk)
+    fuse = b.device("FUSE-D", "fuse", rcl)
+    _transformer(b, "XF-2", fuse, 2)
+    _transformer(b, "XF-3", fuse, 3)
+    _transformer(b, "XF-6", fuse, 6)
+    for i in range(5):
+        fuse_e = b.device(f"FUSE-E{i}", "fuse", rcl)
+        _transformer(b, f"XF-D{2 * i}", fuse_e, 6)
+        _transformer(b, f"XF-D{2 * i + 1}", fuse_e, 6)
     return b.build()
