@@ -85,6 +85,10 @@ class EventCodes:
             kind = self._map.get(code.strip().lower())
         return kind
 
+    def mapping(self) -> dict[str, EventKind]:
+        """The type strings looked up exactly (before stripping and lower-casing)."""
+        return dict(self._map)
+
     def codes(self) -> Iterable[str]:
         return sorted(self._map)
 

@@ -15,12 +15,26 @@ order, never on how it was batched or on wall time. The rule:
 :meth:`Sequencer.tick` moves the watermark as an evidence-free event would, and
 :meth:`Sequencer.flush` releases everything and fires every timer in time
 order (end of input).
+
+:meth:`Sequencer.push_many` takes a whole chunk of events (columns) and
+performs exactly the sequence of applications, timer firings and clock values
+that pushing them one by one would, without a heap operation per event: the
+watermark after each arrival is a running maximum, an event is released at the
+first arrival whose watermark reaches it, and the releases are ordered by
+``(arrival step, occurred_at, event_id)`` with one sort. Events buffered by
+:meth:`push_many` wait in arrays; :meth:`push`, :meth:`tick` and
+:meth:`flush` move them back to the heap first, so both paths mix freely.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
+from itertools import compress
+
+import numpy as np
+from numpy.typing import NDArray
 
 __all__ = ["Sequencer"]
 
@@ -33,8 +47,8 @@ Timer = tuple[float, int, Callable[[float, object], None], object]
 class Sequencer:
     """Releases buffered events and timers to ``on_event`` / timer callbacks."""
 
-    __slots__ = ("_heap", "_max_seen", "_on_event", "_timer_seq", "_timers", "clock",
-                 "lateness_s")
+    __slots__ = ("_b_eid", "_b_kind", "_b_sp", "_b_t", "_heap", "_max_seen", "_on_event",
+                 "_timer_seq", "_timers", "clock", "lateness_s")
 
     def __init__(self, lateness_s: float, on_event: Callable[[float, str, int, int], None]):
         self.lateness_s = max(0.0, float(lateness_s))
@@ -45,10 +59,28 @@ class Sequencer:
         self._max_seen = float("-inf")
         #: the watermark: event time up to which everything has been applied
         self.clock = float("-inf")
+        # events buffered by push_many (columns, not a heap)
+        self._b_t: NDArray[np.float64] = np.zeros(0, dtype=np.float64)
+        self._b_eid: list[str] = []
+        self._b_sp: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self._b_kind: NDArray[np.int8] = np.zeros(0, dtype=np.int8)
 
     @property
     def buffered(self) -> int:
-        return len(self._heap)
+        return len(self._heap) + len(self._b_eid)
+
+    def _spill(self) -> None:
+        """Move the column buffer into the heap (before any per-event operation)."""
+        if not self._b_eid:
+            return
+        heap = self._heap
+        heap.extend(zip(self._b_t.tolist(), self._b_eid, self._b_sp.tolist(),
+                        self._b_kind.tolist(), strict=True))
+        heapq.heapify(heap)
+        self._b_t = self._b_t[:0]
+        self._b_eid = []
+        self._b_sp = self._b_sp[:0]
+        self._b_kind = self._b_kind[:0]
 
     def schedule(self, due: float, callback: Callable[[float, object], None],
                  token: object = None) -> None:
@@ -56,6 +88,8 @@ class Sequencer:
         heapq.heappush(self._timers, (due, self._timer_seq, callback, token))
 
     def push(self, occurred_at: float, event_id: str, sp: int, kind: int) -> None:
+        if self._b_eid:
+            self._spill()
         if occurred_at > self._max_seen:
             self._max_seen = occurred_at
             wm = occurred_at - self.lateness_s
@@ -71,12 +105,14 @@ class Sequencer:
         heapq.heappush(self._heap, (occurred_at, event_id, sp, kind))
 
     def tick(self, event_time: float) -> None:
+        self._spill()
         self._max_seen = max(self._max_seen, event_time)
         wm = self._max_seen - self.lateness_s
         if wm > self.clock:
             self._advance(wm)
 
     def flush(self) -> None:
+        self._spill()
         heap, timers = self._heap, self._timers
         while heap or timers:
             if timers and (not heap or timers[0][0] < heap[0][0]):
@@ -106,3 +142,123 @@ class Sequencer:
         while timers and timers[0][0] <= wm:
             due, _, callback, token = heapq.heappop(timers)
             callback(due, token)
+
+    # ------------------------------------------------------------------ bulk
+    def push_many(self, occurred_at: NDArray[np.float64], event_ids: Sequence[str],
+                  sps: NDArray[np.int64], kinds: NDArray[np.int8]) -> None:
+        """Exactly ``push`` of each event in turn (arrival order), in bulk."""
+        n = int(occurred_at.shape[0])
+        if n == 0:
+            return
+        if self._heap:
+            self._unheap()
+        t_new = occurred_at.astype(np.float64, copy=False)
+        clock0 = self.clock
+        run_max = np.maximum.accumulate(t_new)
+        np.maximum(run_max, self._max_seen, out=run_max)
+        after = np.maximum(run_max - self.lateness_s, clock0)   # clock after each arrival
+        before = np.empty_like(after)
+        before[0] = clock0
+        before[1:] = after[:-1]
+        late = t_new <= before
+        # every buffered event (old and new, not late): the arrival that releases it
+        t_all = np.concatenate((self._b_t, t_new[~late]))
+        step = np.searchsorted(after, t_all, side="left")
+        late_at = np.flatnonzero(late)
+        keep = step >= n
+        go = ~keep
+        new_eids = list(event_ids)
+        if late_at.size:
+            buf_eids = self._b_eid + list(compress(new_eids, (~late).tolist()))
+        else:
+            buf_eids = self._b_eid + new_eids
+        sp_all = np.concatenate((self._b_sp, sps.astype(np.int64, copy=False)[~late]))
+        kind_all = np.concatenate((self._b_kind, kinds.astype(np.int8, copy=False)[~late]))
+        # applications: released buffer entries and late events, one key each
+        go_idx = np.flatnonzero(go)
+        a_step = np.concatenate((step[go_idx], late_at))
+        a_t = np.concatenate((t_all[go_idx], t_new[late_at]))
+        a_sp = np.concatenate((sp_all[go_idx], sps[late_at].astype(np.int64)))
+        a_kind = np.concatenate((kind_all[go_idx], kinds[late_at].astype(np.int8)))
+        late_list = late_at.tolist()
+        a_eid = [buf_eids[i] for i in go_idx.tolist()] + [new_eids[i] for i in late_list]
+        a_late = np.zeros(a_step.shape[0], dtype=np.bool_)
+        a_late[go_idx.shape[0]:] = True
+        order = np.lexsort((a_t, a_step))
+        s_step, s_t = a_step[order], a_t[order]
+        o_list = order.tolist()
+        ties = np.flatnonzero((s_step[1:] == s_step[:-1]) & (s_t[1:] == s_t[:-1]))
+        if ties.size:
+            self._break_ties(o_list, ties.tolist(), a_eid)
+        # the buffer left for later chunks
+        keep_idx = np.flatnonzero(keep)
+        self._b_t = t_all[keep_idx]
+        self._b_eid = [buf_eids[i] for i in keep_idx.tolist()]
+        self._b_sp = sp_all[keep_idx]
+        self._b_kind = kind_all[keep_idx]
+        self._max_seen = float(run_max[-1])
+        self._apply_many(o_list, a_step.tolist(), a_t.tolist(), a_eid, a_sp.tolist(),
+                         a_kind.tolist(), a_late.tolist(), before.tolist(), after.tolist())
+
+    @staticmethod
+    def _break_ties(order: list[int], ties: list[int], eids: list[str]) -> None:
+        """Within runs of equal (step, time), order by event id (in place)."""
+        k = 0
+        while k < len(ties):
+            a = ties[k]
+            b = a + 1
+            while k + 1 < len(ties) and ties[k + 1] == b:
+                k += 1
+                b += 1
+            run = order[a:b + 1]
+            run.sort(key=eids.__getitem__)
+            order[a:b + 1] = run
+            k += 1
+
+    def _unheap(self) -> None:
+        """Move the heap into the column buffer (before a bulk push)."""
+        heap = self._heap
+        self._b_t = np.concatenate((self._b_t, np.array([x[0] for x in heap], dtype=np.float64)))
+        self._b_eid = self._b_eid + [x[1] for x in heap]
+        self._b_sp = np.concatenate((self._b_sp, np.array([x[2] for x in heap], dtype=np.int64)))
+        self._b_kind = np.concatenate((self._b_kind,
+                                       np.array([x[3] for x in heap], dtype=np.int8)))
+        heap.clear()
+
+    def _apply_many(  # noqa: PLR0917 - one column each, private, called once
+            self, order: list[int], step: list[int], t: list[float], eid: list[str],
+            sp: list[int], kind: list[int], late: list[bool], before: list[float],
+            after: list[float]) -> None:
+        timers, on_event = self._timers, self._on_event
+        pop = heapq.heappop
+        cur = -1
+        lo = 0
+        for i in order:
+            s = step[i]
+            if s != cur:
+                # trailing timers of the arrivals in between (each at its own clock)
+                limit = before[s]
+                while timers and timers[0][0] <= limit:
+                    due = timers[0][0]
+                    self.clock = after[max(lo, bisect_left(after, due))]
+                    _, _, callback, token = pop(timers)
+                    callback(due, token)
+                cur = lo = s
+                self.clock = before[s] if late[i] else after[s]
+            ti = t[i]
+            while timers and timers[0][0] < ti:
+                due, _, callback, token = pop(timers)
+                callback(due, token)
+            on_event(ti, eid[i], sp[i], kind[i])
+            if late[i]:
+                limit = before[s]
+                while timers and timers[0][0] <= limit:
+                    due, _, callback, token = pop(timers)
+                    callback(due, token)
+        limit = after[-1]
+        while timers and timers[0][0] <= limit:
+            due = timers[0][0]
+            self.clock = after[max(lo, bisect_left(after, due))]
+            _, _, callback, token = pop(timers)
+            callback(due, token)
+        self.clock = limit

@@ -1,0 +1,222 @@
+"""Bulk normalisation: a chunk of decoded events in, validated columns out.
+
+The same rules as :func:`oms_bridge.core.events.parse_event`, applied to a
+whole chunk at once. Rows in the canonical shape (string fields, an exact
+event-type code, a ``YYYY-MM-DDTHH:MM:SS.fffZ`` timestamp) are checked with a
+few C-level passes and the timestamps converted with numpy; every other row
+goes through :func:`parse_event` itself, so what is accepted, refused and the
+values produced are exactly those of the per-event path.
+
+Exactness of the timestamp fast path: :meth:`datetime.timestamp` of an aware
+datetime is the integer number of microseconds since the epoch divided by
+10**6, correctly rounded. Here the integer number of milliseconds (exact in a
+float64 below 2**53) is divided by 1000.0 in IEEE arithmetic, also correctly
+rounded: the same rational number, so the same float.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import compress, repeat
+
+import numpy as np
+from numpy.typing import NDArray
+
+from oms_bridge.core.events import (
+    MAX_ID_CHARS,
+    MAX_YEAR,
+    MIN_YEAR,
+    EventCodes,
+    EventKind,
+    MeterEvent,
+    parse_event,
+)
+from oms_bridge.errors import EventError
+
+__all__ = ["KIND_CODE", "Columns", "canonical_stamps", "kind_table", "normalise"]
+
+#: engine code of each event kind (0: last gasp, 1: power restored)
+KIND_CODE: dict[EventKind, int] = {EventKind.LAST_GASP: 0, EventKind.POWER_RESTORED: 1}
+
+_STAMP_CHARS = 24  # 2026-11-26T07:00:03.120Z
+_DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22])
+_SEPARATORS = {4: ord("-"), 7: ord("-"), 10: ord("T"), 13: ord(":"), 16: ord(":"),
+               19: ord("."), 23: ord("Z")}
+# days before the first of each month in a common year
+_MONTH_START = np.array([0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334], np.int64)
+_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], np.int64)
+_MS_PER_DAY = 86_400_000
+
+
+@dataclass(slots=True)
+class Columns:
+    """Valid events of a chunk, in arrival order, and how many rows were invalid."""
+
+    event_ids: list[str]
+    meter_ids: list[str]
+    kinds: NDArray[np.int8]
+    occurred_at: NDArray[np.float64]
+    invalid: int
+
+
+def _leaps_before(year: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Leap days in the years 1..year-1 (proleptic Gregorian)."""
+    y = year - 1
+    return y // 4 - y // 100 + y // 400
+
+
+def canonical_stamps(stamps: Sequence[str]) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
+    """Epoch seconds of canonical ``YYYY-MM-DDTHH:MM:SS.fffZ`` strings.
+
+    Returns ``(ok, seconds)``: ``ok`` false where the string is not in that
+    exact shape with a valid date and time in the accepted years (the caller
+    parses those one by one); ``seconds`` is meaningful only where ``ok``.
+    """
+    n = len(stamps)
+    ok = np.zeros(n, dtype=np.bool_)
+    out = np.zeros(n, dtype=np.float64)
+    if n == 0:
+        return ok, out
+    lens = np.fromiter(map(len, stamps), dtype=np.int64, count=n)
+    shaped = lens == _STAMP_CHARS
+    if not shaped.any():
+        return ok, out
+    joined = "".join(stamps if shaped.all() else compress(stamps, shaped.tolist()))
+    # non-ASCII characters become "?" (one byte each), which fails the checks below
+    raw = np.frombuffer(joined.encode("ascii", "replace"), dtype=np.uint8)
+    grid = raw.reshape(-1, _STAMP_CHARS)
+    digits = grid[:, _DIGITS].astype(np.int64) - 48
+    good: NDArray[np.bool_] = np.asarray(((digits >= 0) & (digits <= 9)).all(axis=1))
+    for col, char in _SEPARATORS.items():
+        good &= grid[:, col] == char
+    d = np.where(good[:, None], digits, 0)
+    year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
+    month = d[:, 4] * 10 + d[:, 5]
+    day = d[:, 6] * 10 + d[:, 7]
+    hour = d[:, 8] * 10 + d[:, 9]
+    minute = d[:, 10] * 10 + d[:, 11]
+    second = d[:, 12] * 10 + d[:, 13]
+    milli = d[:, 14] * 100 + d[:, 15] * 10 + d[:, 16]
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    good &= (year >= MIN_YEAR) & (year <= MAX_YEAR) & (month >= 1) & (month <= 12)
+    m0 = np.clip(month - 1, 0, 11)
+    month_days = _MONTH_DAYS[m0] + (leap & (m0 == 1))
+    good &= (day >= 1) & (day <= month_days) & (hour <= 23) & (minute <= 59) & (second <= 59)
+    days = (365 * (year - 1970) + _leaps_before(year) - _leaps_before(np.full_like(year, 1970))
+            + _MONTH_START[m0] + (leap & (m0 >= 2)) + day - 1)
+    ms = days * _MS_PER_DAY + ((hour * 60 + minute) * 60 + second) * 1000 + milli
+    seconds = ms.astype(np.float64) / 1000.0
+    where = np.flatnonzero(shaped)
+    ok[where] = good
+    out[where] = seconds
+    return ok, out
+
+
+def _good_ids(ids: list[object]) -> NDArray[np.bool_]:
+    """Rows whose id is certainly valid (see ``events._ident``); others: slow path."""
+    n = len(ids)
+    if set(map(type, ids)) == {str}:
+        strs: list[str] = ids  # type: ignore[assignment]  # checked just above
+        ok = np.ones(n, dtype=np.bool_)
+    else:
+        ok = np.fromiter((type(x) is str for x in ids), dtype=np.bool_, count=n)
+        strs = [x if isinstance(x, str) else "" for x in ids]
+    lens = np.fromiter(map(len, strs), dtype=np.int64, count=n)
+    ok &= (lens >= 1) & (lens <= MAX_ID_CHARS)
+    joined = "".join(strs)
+    if "\x00" in joined:
+        ok &= np.fromiter(("\x00" not in x for x in strs), dtype=np.bool_, count=n)
+    parts = joined.split(maxsplit=1)
+    if len(parts) != 1 or len(parts[0]) != len(joined):   # some whitespace somewhere
+        ok &= ~np.fromiter(map(str.isspace, strs), dtype=np.bool_, count=n)
+    return ok
+
+
+def kind_table(codes: EventCodes) -> dict[str, int]:
+    """Exact type strings -> engine kind code (what ``codes.lookup`` finds first)."""
+    return {k: KIND_CODE[v] for k, v in codes.mapping().items()}
+
+
+def normalise(items: Sequence[object], codes: EventCodes,
+              table: dict[str, int] | None = None) -> Columns:
+    """Validate a chunk of decoded JSON objects (or :class:`MeterEvent`) in bulk.
+
+    ``None`` (a line that was not JSON) and anything that is not a valid event
+    count as invalid. ``table`` is :func:`kind_table` of ``codes`` (computed
+    here when not given).
+    """
+    rows = [o for o in items if type(o) is dict]
+    extra = len(items) - len(rows)
+    slow: list[object] = []
+    if extra:
+        slow = [o for o in items if type(o) is not dict]
+        if slow and any(type(o) is MeterEvent for o in slow):
+            return _one_by_one(items, codes)   # mixed input: keep arrival order simply
+    n = len(rows)
+    get = dict.get
+    eids: list[object] = list(map(get, rows, repeat("event_id")))
+    mids: list[object] = list(map(get, rows, repeat("meter_id")))
+    types: list[object] = list(map(get, rows, repeat("type")))
+    stamps: list[object] = list(map(get, rows, repeat("occurred_at")))
+    ok = _good_ids(eids) & _good_ids(mids)
+    exact = kind_table(codes) if table is None else table
+    lookup = exact.get
+    try:
+        kind_objs = [lookup(x) for x in types]  # type: ignore[call-overload]  # None if not str
+    except TypeError:  # an unhashable "type" (list, object): slow path for those rows
+        kind_objs = [lookup(x) if isinstance(x, str) else None for x in types]
+    kinds = np.fromiter((-1 if k is None else k for k in kind_objs), dtype=np.int8, count=n)
+    ok &= kinds >= 0
+    if set(map(type, stamps)) == {str}:
+        s_ok, seconds = canonical_stamps(stamps)  # type: ignore[arg-type]  # all str
+    else:
+        is_str = [type(x) is str for x in stamps]
+        s_ok, seconds = canonical_stamps([x if s else "" for x, s in  # type: ignore[misc]
+                                          zip(stamps, is_str, strict=True)])
+    ok &= s_ok
+    invalid = len(slow)
+    if ok.all():
+        return Columns(eids, mids, kinds, seconds, invalid)  # type: ignore[arg-type]
+    # rows outside the fast path: parse_event decides, with its exact rules
+    for i in np.flatnonzero(~ok).tolist():
+        try:
+            event = parse_event(rows[i], codes)
+        except EventError:
+            ok[i] = False
+            continue
+        eids[i], mids[i] = event.event_id, event.meter_id
+        kinds[i] = KIND_CODE[event.kind]
+        seconds[i] = event.occurred_at
+        ok[i] = True
+    keep = ok.tolist()
+    invalid += n - int(ok.sum())
+    return Columns(list(compress(eids, keep)), list(compress(mids, keep)),  # type: ignore[arg-type]
+                   kinds[ok], seconds[ok], invalid)
+
+
+def _one_by_one(items: Sequence[object], codes: EventCodes) -> Columns:
+    eids: list[str] = []
+    mids: list[str] = []
+    kinds: list[int] = []
+    seconds: list[float] = []
+    invalid = 0
+    for obj in items:
+        if isinstance(obj, MeterEvent):
+            event = obj
+        else:
+            try:
+                event = parse_event(obj, codes)
+            except EventError:
+                invalid += 1
+                continue
+        code = KIND_CODE.get(event.kind)
+        if code is None:
+            invalid += 1
+            continue
+        eids.append(event.event_id)
+        mids.append(event.meter_id)
+        kinds.append(code)
+        seconds.append(event.occurred_at)
+    return Columns(eids, mids, np.array(kinds, dtype=np.int8),
+                   np.array(seconds, dtype=np.float64), invalid)
