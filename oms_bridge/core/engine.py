@@ -39,7 +39,7 @@ from oms_bridge.core.bulk import kind_table, normalise
 from oms_bridge.core.coverage import coverage as coverage_rows
 from oms_bridge.core.events import EventCodes, EventKind, MeterEvent, format_time
 from oms_bridge.core.inference import Choice, InferenceTuning, Scorer, TreeIndex
-from oms_bridge.core.kinds import OutageStatus
+from oms_bridge.core.kinds import DeviceKind, OutageStatus
 from oms_bridge.core.outages import Incident, Outage, OutageBook, Phase, make_outage_id
 from oms_bridge.core.reorder import Sequencer
 from oms_bridge.core.topology import Topology
@@ -444,7 +444,7 @@ class Engine:
                 # a restore from a meter that never gasped: it was dark just before
                 feeder = self._tree.sp_feeder(sp)
                 inc = self._find_pending(feeder, t)
-                if inc is not None:
+                if inc is not None and (straggler is None or self._dark_near(inc, sp)):
                     self._add_dark(inc, sp, t, eid, restore_only=True)
                     inc.restored.setdefault(sp, (t, eid))
                 elif straggler is not None:
@@ -461,6 +461,19 @@ class Engine:
         if straggler is not None:
             # its restore ends a newer interruption: known on, but no nested outage
             self._verify(straggler, sp, t, eid, restored=False, on_at=t)
+
+    def _dark_near(self, inc: Incident, sp: int) -> bool:
+        """Whether ``inc`` has dark meters below the lowest protective device above
+        ``sp`` (a straggler's restore far from a pending incident is its own)."""
+        tree = self._tree
+        transformer = DeviceKind.TRANSFORMER.code
+        v = tree.parent[tree.sp_node[sp]]
+        while v >= 0 and (not tree.candidate[v] or tree.kind[v] == transformer):
+            v = tree.parent[v]
+        if v < 0:
+            return True
+        lo, hi = tree.sp_lo[v], tree.sp_hi[v]
+        return any(lo <= s < hi for s in inc.dark)
 
     def _near_restoration(self, feeder: int, t: float) -> bool:
         """Whether an outage of this feeder came back around ``t`` (or an incident
@@ -725,9 +738,11 @@ class Engine:
         if target is None and len(choices) == 1 and not extra:
             ch = choices[0]
             lo, hi = self._range_of(ch)
-            taken = book.at_node.get(ch.node) if ch.node >= 0 else book.at_sp.get(ch.sp)
-            if o.lo <= lo and hi <= o.hi and (lo, hi) != (o.lo, o.hi) and taken is None:
+            if o.lo <= lo and hi <= o.hi and (lo, hi) != (o.lo, o.hi):
                 target = ch
+        if target is not None and (book.at_node.get(target.node) if target.node >= 0
+                                   else book.at_sp.get(target.sp)) is not None:
+            target = None   # that device is out already, in another outage: stay
         if target is not None:
             lo, hi = self._range_of(target)
             o.node, o.sp, o.lo, o.hi = target.node, target.sp, lo, hi
