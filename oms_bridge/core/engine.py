@@ -409,12 +409,15 @@ class Engine:
     def _absorbed(self, sp: int, t: float, eid: str) -> bool:
         """A last gasp from inside an outage that already came back (delivered late,
         its meter's restore lost) is evidence of that outage, never a new one: the
-        meter stays unverified there (a momentary's straggler is not dispatched)."""
+        meter stays unverified there (a momentary's straggler is not dispatched).
+        Inside means before its first restore, or within the window in which the
+        gasp would have joined its incident had it come on time (a reclose shot)."""
         book = self._book
         owner = book.owner_of(sp)
         for o in (owner, book.stragglers.get(sp)):
             if (o is not None and o.phase is not Phase.OPEN and o.restored_at is not None
-                    and o.started_at - self._gap <= t <= o.restored_at):
+                    and (o.started_at - self._gap <= t <= o.restored_at
+                         or (o.incident is not None and self._in_window(o.incident, t)))):
                 break
         else:
             return False
