@@ -168,12 +168,13 @@ def score(truth: Mapping[str, Any], result: Mapping[str, Any], topology: Topolog
                           "device_id": p.device_id, "device_type": p.device_type,
                           "feeder_id": p.feeder_id, "status": p.raw.get("status"),
                           "true": [_brief_true(t) for t in related]})
+    index = {t.ident: t for t in trues}
     missed = 0
     silent: list[_Span] = []
     for t in sustained:
         if t.ident in by_true:
             continue
-        if _silent(t):
+        if _silent(t, index):
             silent.append(t)
             continue
         missed += 1
@@ -211,9 +212,8 @@ def score(truth: Mapping[str, Any], result: Mapping[str, Any], topology: Topolog
     false_conf = _false_confirmations(trues, preds, cases)
 
     # -------------------------------------------------------------------- nested
-    index = {t.ident: t for t in trues}
     nested = [t for t in sustained if t.raw.get("parent") in index]
-    hidden = [t for t in nested if _hidden_nested(t)]
+    hidden = [t for t in nested if _hidden_nested(t, index)]
     nested = [t for t in nested if t not in hidden]
     found = found_with_parent = 0
     for t in nested:
@@ -325,19 +325,24 @@ def _false_confirmations(trues: list[_Span], preds: list[_Span],
     return bad
 
 
-def _silent(t: _Span) -> bool:
+def _silent(t: _Span, index: Mapping[str, _Span]) -> bool:
     """An outage AMI cannot see (left out of recall unless something predicted it
     anyway): one of its own whose every last gasp was lost (AMI never saw it start),
     or a nested one that :func:`_hidden_nested` rules out."""
     if t.raw.get("parent") is None:
         return bool(t.raw.get("gasps_delivered", 1) == 0)
-    return _hidden_nested(t)
+    return _hidden_nested(t, index)
 
 
-def _hidden_nested(t: _Span) -> bool:
-    """A nested outage of one AMI meter whose restore was lost: AMI cannot tell it
-    from a lost restore of its parent (the parent must just stay unconfirmed)."""
-    return t.ami_hi - t.ami_lo == 1 and t.raw.get("restores_delivered", 1) == 0
+def _hidden_nested(t: _Span, index: Mapping[str, _Span]) -> bool:
+    """A nested outage AMI cannot tell from its parent: one AMI meter whose restore
+    was lost (it looks like a lost restore of its parent, which must just stay
+    unconfirmed), or a parent whose every own restore was lost (AMI never saw the
+    parent come back before the nested one, so they look like one longer outage)."""
+    if t.ami_hi - t.ami_lo == 1 and t.raw.get("restores_delivered", 1) == 0:
+        return True
+    parent = index.get(str(t.raw.get("parent")))
+    return parent is not None and parent.raw.get("restores_delivered", 1) == 0
 
 
 def _brief_true(t: _Span) -> dict[str, Any]:

@@ -149,6 +149,12 @@ def test_what_ami_cannot_see_is_left_out() -> None:
     # ... and for the device figures too: not a miss
     assert (s["sustained"]["true"], s["sustained"]["silent"], s["sustained"]["recall"]) == (
         1, 1, 1.0)
+    # a parent whose own restores were all lost: AMI saw it come back only with
+    # the nested outage, as one longer outage
+    truth = [TRUTH[0] | {"restores_delivered": 0}, TRUTH[1]]
+    s = run(truth, [PERFECT[0] | {"restored_at": at(100.1), "confirmed_at": at(100.1)}])
+    assert s["nested"]["true"] == 0 and s["nested"]["unobservable"] == 1
+    assert s["sustained"]["recall"] == 1.0 and s["false_confirmations"] == 0
 
 
 def test_stuck_meter_after_a_momentary_does_not_dispatch_later_momentaries() -> None:
