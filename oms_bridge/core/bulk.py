@@ -34,7 +34,7 @@ from oms_bridge.core.events import (
 )
 from oms_bridge.errors import EventError
 
-__all__ = ["KIND_CODE", "Columns", "canonical_stamps", "kind_table", "normalise"]
+__all__ = ["KIND_CODE", "Columns", "MeterTable", "canonical_stamps", "kind_table", "normalise"]
 
 #: engine code of each event kind (0: last gasp, 1: power restored)
 KIND_CODE: dict[EventKind, int] = {EventKind.LAST_GASP: 0, EventKind.POWER_RESTORED: 1}
@@ -220,3 +220,111 @@ def _one_by_one(items: Sequence[object], codes: EventCodes) -> Columns:
         seconds.append(event.occurred_at)
     return Columns(eids, mids, np.array(kinds, dtype=np.int8),
                    np.array(seconds, dtype=np.float64), invalid)
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_SHIFT = np.uint64(29)
+
+
+def _row_hashes(codes: NDArray[np.uint32]) -> NDArray[np.uint64]:
+    """A hash of each row of code points that ignores zero padding (ids hold no NUL)."""
+    h = np.full(codes.shape[0], 0x243F6A8885A308D3, dtype=np.uint64)
+    for j in range(codes.shape[1]):
+        c = codes[:, j].astype(np.uint64)
+        mixed = (h ^ c) * _MIX
+        mixed ^= mixed >> _SHIFT
+        h = np.where(c != 0, mixed, h)
+    return h
+
+
+def _codepoints(ids: Sequence[str] | NDArray[np.str_]) -> NDArray[np.uint32]:
+    arr = np.asarray(ids, dtype=np.str_)
+    width = arr.dtype.itemsize // 4
+    if arr.size == 0 or width == 0:
+        return np.zeros((arr.size, max(width, 1)), dtype=np.uint32)
+    return np.ascontiguousarray(arr).view(np.uint32).reshape(arr.size, width)
+
+
+class MeterTable:
+    """Exact meter id -> service point look-up for a whole chunk at once.
+
+    Open addressing in numpy arrays over the code points of the ids: a probe
+    compares the whole id, so the answer is exactly that of a dict; unlike a
+    dict of a million strings it costs no chain of dependent cache misses per
+    id (the chunk's probes run side by side).
+    """
+
+    __slots__ = ("_bits", "_codes", "_sp", "_table")
+
+    def __init__(self, keys: NDArray[np.bytes_], sps: NDArray[np.integer]) -> None:
+        raw = np.ascontiguousarray(keys)
+        width = raw.dtype.itemsize
+        if raw.size and width and int(raw.view(np.uint8).max()) < 128:
+            # ASCII: the UTF-8 bytes are the code points
+            codes = raw.view(np.uint8).reshape(raw.size, width).astype(np.uint32)
+        else:
+            codes = _codepoints([bytes(k).decode("utf-8") for k in raw.tolist()])
+        self._codes = np.ascontiguousarray(codes)
+        self._sp = np.asarray(sps, dtype=np.int64)
+        n = codes.shape[0]
+        self._bits = max(4, (2 * n).bit_length())
+        self._table = np.full(1 << self._bits, -1, dtype=np.int64)
+        hashes = _row_hashes(codes)
+        pending = np.arange(n, dtype=np.int64)
+        pos = self._slot(hashes)
+        table, mask = self._table, (1 << self._bits) - 1
+        while pending.size:
+            free = table[pos] < 0
+            slots, first = np.unique(pos[free], return_index=True)
+            table[slots] = pending[free][first]
+            placed = np.zeros(pending.size, dtype=np.bool_)
+            placed[np.flatnonzero(free)[first]] = True
+            pending, pos = pending[~placed], (pos[~placed] + 1) & mask
+
+    def _slot(self, hashes: NDArray[np.uint64]) -> NDArray[np.int64]:
+        return ((hashes * _MIX) >> np.uint64(64 - self._bits)).astype(np.int64)
+
+    @property
+    def unique(self) -> bool:
+        """False when the topology lists a meter id twice (then use a dict)."""
+        n = self._codes.shape[0]
+        return n == 0 or bool((self.lookup_codes(self._codes) == np.arange(n)).all())
+
+    def lookup(self, ids: Sequence[str]) -> NDArray[np.int64]:
+        """Service point of each meter id, -1 where the topology has no such meter."""
+        n = len(ids)
+        if n == 0 or self._codes.shape[0] == 0:
+            return np.full(n, -1, dtype=np.int64)
+        found = self.lookup_codes(_codepoints(ids))
+        return np.where(found >= 0, self._sp[np.maximum(found, 0)], -1)
+
+    def lookup_codes(self, query: NDArray[np.uint32]) -> NDArray[np.int64]:
+        """Row of each query (code points, zero padded) in the key table (-1: absent)."""
+        keys = self._codes
+        width = keys.shape[1]
+        n = query.shape[0]
+        out = np.full(n, -1, dtype=np.int64)
+        if query.shape[1] > width:
+            fits = ~query[:, width:].any(axis=1)
+            query = query[:, :width]
+        else:
+            fits = np.ones(n, dtype=np.bool_)
+            if query.shape[1] < width:
+                query = np.pad(query, ((0, 0), (0, width - query.shape[1])))
+        # whole rows as one opaque item: gathers and compares are 1-D
+        row = np.dtype((np.void, 4 * width))
+        key_rows = keys.view(row).reshape(-1)
+        text = np.dtype(f"<U{width}")
+        query_text = np.ascontiguousarray(query).view(text).reshape(-1)
+        active = np.flatnonzero(fits)
+        pos = self._slot(_row_hashes(query[active]))
+        table, mask = self._table, (1 << self._bits) - 1
+        while active.size:
+            cand = table[pos]
+            live = cand >= 0
+            active, pos, cand = active[live], pos[live], cand[live]
+            hit = key_rows[cand].view(text) == query_text[active]
+            out[active[hit]] = cand[hit]
+            miss = ~hit
+            active, pos = active[miss], (pos[miss] + 1) & mask
+        return out

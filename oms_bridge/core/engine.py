@@ -35,7 +35,7 @@ import numpy as np
 import orjson
 from numpy.typing import ArrayLike, NDArray
 
-from oms_bridge.core.bulk import kind_table, normalise
+from oms_bridge.core.bulk import MeterTable, kind_table, normalise
 from oms_bridge.core.coverage import coverage as coverage_rows
 from oms_bridge.core.events import EventCodes, EventKind, MeterEvent, format_time
 from oms_bridge.core.inference import Choice, InferenceTuning, Scorer, TreeIndex
@@ -117,6 +117,7 @@ class Engine:
         self._loose: dict[int, list[tuple[float, int, str]]] = {}
         self._seen: set[str] = set()
         self._codes_cache: EventCodes | None = None
+        self._mtable: MeterTable | bool | None = None
         self._table: dict[str, int] | None = None
         self._meters: dict[str, int] | None = None
         self._stats = {"accepted": 0, "duplicate": 0, "unknown_meter": 0, "invalid": 0}
@@ -199,8 +200,7 @@ class Engine:
         else:
             # True for a repeat; None (seen.add) otherwise, the id now recorded
             dup = np.array([eid in seen or add(eid) for eid in event_ids], dtype=np.bool_)
-        mget = (self._meters or self._meter_map()).get
-        sp = np.array(list(map(mget, meter_ids, repeat(-1))), dtype=np.int64)
+        sp = self._meter_sps(meter_ids)
         verdict = np.zeros(n, dtype=np.int8)
         verdict[sp < 0] = _UNKNOWN
         verdict[bad] = _INVALID
@@ -215,6 +215,18 @@ class Engine:
         elif counts[_ACCEPTED]:
             self._seq.push_many(t[acc], list(compress(event_ids, acc.tolist())), sp[acc], k[acc])
         return verdict
+
+    def _meter_sps(self, meter_ids: Sequence[str]) -> NDArray[np.int64]:
+        """Service point of each meter id (-1: unknown), as :meth:`ingest` finds it."""
+        if self._mtable is None:
+            built = MeterTable(self.topology.meter_keys, self.topology.meter_sp)
+            self._mtable = built if built.unique else False
+        table = self._mtable
+        if isinstance(table, MeterTable) and "\x00" not in "".join(meter_ids):
+            return table.lookup(meter_ids)
+        # duplicate ids in the topology, or a NUL numpy text cannot hold: the dict
+        mget = (self._meters or self._meter_map()).get
+        return np.array(list(map(mget, meter_ids, repeat(-1))), dtype=np.int64)
 
     def ingest_objects(self, items: Sequence[object], codes: EventCodes | None = None,
                        table: dict[str, int] | None = None) -> dict[Verdict, int]:

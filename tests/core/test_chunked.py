@@ -160,3 +160,18 @@ def test_chunked_equals_per_event_on_shared_feeders(shared_feeders: Path, name: 
 
     topo = load_topology(shared_feeders / name, load_settings(None))
     check_all_paths(topo, storm(topo, 11, outages=25, duration_h=4.0))
+
+
+def test_meter_table_answers_as_a_dict() -> None:
+    from oms_bridge.core.bulk import MeterTable  # noqa: PLC0415
+
+    ids = ["M1", "M10", "M100", "métér-7", "A", "x" * 40, *[f"K{i:05d}" for i in range(3000)]]
+    keys = np.array(sorted(i.encode() for i in ids), dtype=np.bytes_)
+    sps = np.arange(len(ids), dtype=np.int32)[::-1].copy()
+    table = MeterTable(keys, sps)
+    assert table.unique
+    want = {k.decode(): int(s) for k, s in zip(keys.tolist(), sps.tolist(), strict=True)}
+    queries = [*ids, "", "M", "M1 ", " M1", "M1000", "métér-8", "x" * 41, "x" * 39, "K00001",
+               "K0000", "K000010", "日本"]
+    got = table.lookup(queries).tolist()
+    assert got == [want.get(q, -1) for q in queries]
