@@ -9,7 +9,12 @@ A hypothesis is a set of open devices with disjoint subtrees. Under it
   ``EngineSettings.delivery_probability`` (so an area that lost its collectors
   and reports at 30 % is still one outage, not thirty);
 - a meter below no open device sends nothing;
-- a device opens with prior ``base_rate * device_prior[kind]``.
+- a device opens with prior ``base_rate * share(kind) / count(kind)``
+  (:func:`device_priors`): ``EngineSettings.device_prior`` gives the share of
+  outages on each kind, spread over the devices of that kind with AMI meters,
+  so where service points outnumber transformers five to one, one service drop
+  is much less likely than one transformer ("one gasp of three" is then the
+  transformer at delivery 0.5, "one of six" still the service point).
 
 Every dark meter (a last gasp, or a restore from a meter that never gasped)
 must be covered. The log-likelihood of one open device ``d`` with ``k`` of its
@@ -31,6 +36,11 @@ Two devices with exactly the same AMI meters cannot be told apart; the
 upstream one wins (it covers the non-AMI customers too), enforced by giving a
 node the best prior of the single device chain below it with the same meters
 and breaking ties upstream.
+
+After a restoration (``solve(..., restored=True)``) a meter below an open device
+stays silent only when both its last gasp and its restore were lost, so the
+delivery mean becomes ``1 - (1 - p)(1 - restore_delivery)``: the outage's device
+is re-read on every meter that told either way.
 
 Restoration splits (:meth:`Scorer.nested`): when a restored outage still has
 dark meters, the topmost devices below it whose every eligible meter is still

@@ -37,6 +37,37 @@ Lifecycle of an outage
 - Restores from meters no outage claims, with every last gasp lost and no
   outage or incident nearby, form a *retro* incident: its outages are recorded
   as ``restored`` (never ``active``, never in the feed).
+- **Restoration-time placement.** When an outage closes, its device is checked
+  once more against what the restoration showed: every meter that gasped or
+  came back was out, and a meter below an open device stays silent through
+  both only when its gasp *and* its restore were lost
+  (:meth:`Scorer.loglik_restored`). Restores of unclaimed meters arriving with
+  the outage's move it up; meters below it that never said anything move it
+  down to the one device that holds every meter that did (a transformer
+  predicted from one gasp whose siblings never come back was one service
+  drop). It never moves onto a device another open outage holds.
+
+Lost restores and late gasps (what the utility sees)
+----------------------------------------------------
+A meter whose restore was lost is never a new outage on that account: it is
+listed as unverified (``meters_unverified``, ``confirmed_at`` null) on the
+outage it was dark in, which is not dispatched again; a momentary with such a
+straggler stays ``momentary``. The customer is not forgotten either: the
+outage stays unconfirmed until the meter says anything (a restore, or a later
+last gasp, which proves power shortly before it), so a dispatcher can ping the
+meter or call. In particular:
+
+- a last gasp that arrives late from inside an outage already back (its time
+  before that outage's first restore, or within the window in which it would
+  have joined that outage's incident, e.g. the next shot of a recloser) is
+  evidence of that outage, never a new one;
+- a straggler's restore is its own late restore unless an incident pending at
+  that time has dark meters below the straggler's lowest protective device;
+- a straggler of a *momentary* whose restore comes much later is verified,
+  never recorded as a nested outage (its restore was lost far more likely than
+  a fault below survived the reclose unseen). A straggler of a sustained outage
+  that comes back more than ``settle_s`` after its siblings reveals a nested
+  outage, recorded then; that applies inside nested outages too.
 
 Counting
 --------
