@@ -731,13 +731,23 @@ class Engine:
             return
         book = self._book
         extra: dict[int, tuple[float, str]] = {}
+        window = self.tuning.restore_window_s
         loose = self._loose.get(o.feeder)
         if loose:
-            window = self.tuning.restore_window_s
             a = bisect_left(loose, (o.restored_at - window,))
             b = bisect_right(loose, (o.restored_at + window, float("inf")))
             extra = {sp: (t, eid) for t, sp, eid in loose[a:b]
                      if not o.lo <= sp < o.hi and book.owner_of(sp) is None}
+        # unclaimed restores that came just *before* this outage's first one
+        # opened a retro incident (not decided yet): the same evidence
+        retro = [x for x in self._candidates(o.feeder, o.restored_at - window,
+                                             o.restored_at + window)
+                 if x.retro and not x.decided]
+        for x in retro:
+            for sp, (t, eid) in x.restored.items():
+                if (abs(t - o.restored_at) <= window and not o.lo <= sp < o.hi
+                        and book.owner_of(sp) is None):
+                    extra.setdefault(sp, (t, eid))
         told = {s for s in inc.dark if o.lo <= s < o.hi} | o.known_on
         if not extra and (len(told) >= o.ami_affected or o.children or book.nested_open(o)):
             return
@@ -768,6 +778,12 @@ class Engine:
                     o.known_on.add(sp)
                     o.on_events.append((t, sp, eid))
                     o.last_on_at = max(o.last_on_at, t)
+            for x in retro:   # claimed here: no outage of their own
+                for sp in [sp for sp in x.restored if lo <= sp < hi]:
+                    del x.restored[sp]
+                    x.dark.pop(sp, None)
+                    if self._incident_of.get(sp) is x:
+                        del self._incident_of[sp]
         book.add_open(o)
         book.touch(o)
 
