@@ -140,3 +140,15 @@ def test_engine_tuning_comes_from_the_engine_settings() -> None:
     assert engine.tuning == tuning
     defaults = load_settings().engine
     assert InferenceTuning.from_settings(defaults) == InferenceTuning()
+
+
+def test_service_point_moves_up_when_its_silent_siblings_came_back_first() -> None:
+    # the siblings' restores come a second before the gasping meter's own: they
+    # are the same restoration, not an outage of their own whose gasps were lost
+    s = Stream()
+    s.gasps(["M-XF-6-4"], 0.0)
+    s.restores(meters("XF-6", 4) + meters("XF-6", 6, start=5), 2 * HOUR)
+    s.restores(["M-XF-6-4"], 2 * HOUR + 1.0)
+    engine = run(dense_lateral(), s)
+    assert placed(engine) == [("XF-6", "restored")]
+    assert engine.outages()[0]["confirmed_at"] == stamp(2 * HOUR + 1.0)
