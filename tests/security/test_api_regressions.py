@@ -78,3 +78,12 @@ async def test_map_view_with_huge_dark_in_the_query_is_a_400(client: Client) -> 
     resp = await client.get("/api/v1/map/topology", params={"dark": "0-99999999999999999999"},
                             headers=auth("dispatcher"))
     assert resp.status == 400, await resp.text()
+
+
+# found by test_every_operation_every_role_long[GET /api/v1/topology/versions/{version_id}]
+
+@pytest.mark.parametrize("raw", ["%C2%B3", "%D9%A1", "1" * 5000, "9" * 25])
+async def test_a_version_id_that_is_no_plain_integer_is_a_400(client: Client, raw: str) -> None:
+    # '³'.isdigit() is True but int('³') raises: that was a 500
+    resp = await client.get(f"/api/v1/topology/versions/{raw}", headers=auth("gis-admin"))
+    assert resp.status == 400, await resp.text()

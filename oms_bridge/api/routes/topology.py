@@ -79,7 +79,8 @@ async def list_versions(request: web.Request) -> web.Response:
 @requires(*VIEWERS)
 async def get_version(request: web.Request) -> web.Response:
     raw = request.match_info["version_id"]
-    if not raw.isdigit():
+    # str.isdigit() is also true for '³' and other digits int() refuses
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise ApiError(400, "Invalid version id", "version ids are integers")
     vid = int(raw)
     async with request.app[keys.DB].connect() as conn:
