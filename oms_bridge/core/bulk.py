@@ -162,11 +162,11 @@ def normalise(items: Sequence[object], codes: EventCodes,
     ok = _good_ids(eids) & _good_ids(mids)
     exact = kind_table(codes) if table is None else table
     lookup = exact.get
-    try:
-        kind_objs = [lookup(x) for x in types]  # type: ignore[call-overload]  # None if not str
-    except TypeError:  # an unhashable "type" (list, object): slow path for those rows
-        kind_objs = [lookup(x) if isinstance(x, str) else None for x in types]
-    kinds = np.fromiter((-1 if k is None else k for k in kind_objs), dtype=np.int8, count=n)
+    try:  # -1 where not an exact code (or not a string): slow path for those rows
+        kind_codes = list(map(lookup, types, repeat(-1)))  # type: ignore[arg-type]
+    except TypeError:  # an unhashable "type" (list, object)
+        kind_codes = [lookup(x, -1) if isinstance(x, str) else -1 for x in types]
+    kinds = np.array(kind_codes, dtype=np.int8).reshape(n)
     ok &= kinds >= 0
     if set(map(type, stamps)) == {str}:
         s_ok, seconds = canonical_stamps(stamps)  # type: ignore[arg-type]  # all str
