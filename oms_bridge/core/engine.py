@@ -19,6 +19,14 @@ horizon.
 Late events (older than the watermark) are applied at once as evidence with
 their own timestamps: a last gasp older than the meter's latest known event
 never opens anything, a restore older than its latest known event is ignored.
+
+Two ways in, one outcome. :meth:`Engine.ingest` takes one validated event;
+the bulk path takes a chunk: :meth:`Engine.ingest_lines` (JSON lines),
+:meth:`Engine.ingest_objects` (decoded objects, validated in bulk by
+:mod:`oms_bridge.core.bulk`, anything unusual by ``parse_event`` itself),
+:meth:`Engine.ingest_columns` (validated columns: duplicates and meters per
+chunk, then :meth:`Sequencer.push_many`). Ingesting a sequence through any mix
+of them, in any chunk sizes, gives byte-identical results (tests/core/test_chunked.py).
 """
 
 from __future__ import annotations
