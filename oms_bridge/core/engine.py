@@ -167,17 +167,25 @@ class Engine:
     def ingest_many(self, events: Iterable[MeterEvent]) -> dict[Verdict, int]:
         """:meth:`ingest` of each event in turn, in bulk (same outcome)."""
         counts = dict.fromkeys(Verdict, 0)
-        batch = list(events)
-        for a in range(0, len(batch), _CHUNK):
-            part = batch[a:a + _CHUNK]
-            gasp, back = EventKind.LAST_GASP, EventKind.POWER_RESTORED
-            kinds = [0 if e.kind is gasp else 1 if e.kind is back else -1 for e in part]
-            verdict = self.ingest_columns([e.event_id for e in part], [e.meter_id for e in part],
-                                          kinds, [e.occurred_at for e in part])
-            for v, c in zip(VERDICTS, np.bincount(verdict, minlength=len(VERDICTS)).tolist(),
-                            strict=True):
-                counts[v] += c
+        for code, n in enumerate(np.bincount(self._ingest_events(list(events)),
+                                             minlength=len(VERDICTS)).tolist()):
+            counts[VERDICTS[code]] += n
         return counts
+
+    def ingest_events(self, events: Sequence[MeterEvent]) -> list[Verdict]:
+        """:meth:`ingest` of each event in turn, in bulk: the verdict of each."""
+        return [VERDICTS[code] for code in self._ingest_events(events).tolist()]
+
+    def _ingest_events(self, events: Sequence[MeterEvent]) -> NDArray[np.int8]:
+        out = [np.zeros(0, dtype=np.int8)]
+        gasp, back = EventKind.LAST_GASP, EventKind.POWER_RESTORED
+        for a in range(0, len(events), _CHUNK):
+            part = events[a:a + _CHUNK]
+            kinds = [0 if e.kind is gasp else 1 if e.kind is back else -1 for e in part]
+            out.append(self.ingest_columns([e.event_id for e in part],
+                                           [e.meter_id for e in part], kinds,
+                                           [e.occurred_at for e in part]))
+        return np.concatenate(out)
 
     def ingest_columns(self, event_ids: Sequence[str], meter_ids: Sequence[str],
                        kinds: ArrayLike, occurred_at: ArrayLike) -> NDArray[np.int8]:

@@ -83,6 +83,9 @@ def check_all_paths(topology: Topology, lines: list[str]) -> None:
             engine.ingest_many(events[i:i + 13])
     engine.flush()
     assert orjson.dumps(result_of(engine)) == want
+    # per-event verdicts of the bulk API are those of ingest
+    one, bulk = Engine(topology, SETTINGS), Engine(topology, SETTINGS)
+    assert [one.ingest(e) for e in events] == bulk.ingest_events(events)
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
