@@ -197,8 +197,10 @@ class Sequencer:
         self._b_sp = sp_all[keep_idx]
         self._b_kind = kind_all[keep_idx]
         self._max_seen = float(run_max[-1])
-        self._apply_many(o_list, a_step.tolist(), a_t.tolist(), a_eid, a_sp.tolist(),
-                         a_kind.tolist(), a_late.tolist(), before.tolist(), after.tolist())
+        perm = np.asarray(o_list, dtype=np.int64)
+        self._apply_many(a_step[perm].tolist(), a_t[perm].tolist(), [a_eid[i] for i in o_list],
+                         a_sp[perm].tolist(), a_kind[perm].tolist(), a_late[perm].tolist(),
+                         before.tolist(), after.tolist())
 
     @staticmethod
     def _break_ties(order: list[int], ties: list[int], eids: list[str]) -> None:
@@ -226,15 +228,15 @@ class Sequencer:
         heap.clear()
 
     def _apply_many(  # noqa: PLR0917 - one column each, private, called once
-            self, order: list[int], step: list[int], t: list[float], eid: list[str],
-            sp: list[int], kind: list[int], late: list[bool], before: list[float],
+            self, step: list[int], t: list[float], eid: list[str], sp: list[int],
+            kind: list[int], late: list[bool], before: list[float],
             after: list[float]) -> None:
+        """Apply events already in release order (columns), firing timers between."""
         timers, on_event = self._timers, self._on_event
         pop = heapq.heappop
         cur = -1
         lo = 0
-        for i in order:
-            s = step[i]
+        for s, ti, e, p, k, is_late in zip(step, t, eid, sp, kind, late, strict=True):
             if s != cur:
                 # trailing timers of the arrivals in between (each at its own clock)
                 limit = before[s]
@@ -244,13 +246,12 @@ class Sequencer:
                     _, _, callback, token = pop(timers)
                     callback(due, token)
                 cur = lo = s
-                self.clock = before[s] if late[i] else after[s]
-            ti = t[i]
+                self.clock = before[s] if is_late else after[s]
             while timers and timers[0][0] < ti:
                 due, _, callback, token = pop(timers)
                 callback(due, token)
-            on_event(ti, eid[i], sp[i], kind[i])
-            if late[i]:
+            on_event(ti, e, p, k)
+            if is_late:
                 limit = before[s]
                 while timers and timers[0][0] <= limit:
                     due, _, callback, token = pop(timers)
