@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import logging
 import pickle
 import socket
 import statistics
@@ -90,6 +91,7 @@ class Run:
     rate: float  # durable events/s
     engine_share: float = 0.0  # of the wall time, in the engine
     write_share: float = 0.0  # of the wall time, waiting for the event log write
+    cpu_share: float = 0.0  # CPU time of the service process over the wall time
 
 
 # ------------------------------------------------------------------ client
@@ -134,15 +136,17 @@ async def _serve(settings: Settings) -> tuple[web.AppRunner, int, web.Applicatio
     return runner, port, app
 
 
-def _shares(app: web.Application, elapsed: float) -> tuple[float, float]:
+def _shares(app: web.Application, elapsed: float, cpu0: float) -> tuple[float, float, float]:
     metrics = app[keys.METRICS]
-    return metrics.inference.total / elapsed, metrics.write_time.total / elapsed
+    return (metrics.inference.total / elapsed, metrics.write_time.total / elapsed,
+            (time.process_time() - cpu0) / elapsed)
 
 
 async def run_http(settings: Settings, bodies_path: Path, n: int, in_flight: int) -> Run:
     runner, port, app = await _serve(settings)
     runtime = app[keys.RUNTIME]
     start = runtime.log_seq
+    cpu0 = time.process_time()
     try:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, __file__, "--client", str(port), str(bodies_path), str(in_flight),
@@ -153,7 +157,7 @@ async def run_http(settings: Settings, bodies_path: Path, n: int, in_flight: int
         elapsed = float(orjson.loads(out.splitlines()[-1])["elapsed"])
         if runtime.log_seq - start != n:
             raise RuntimeError(f"stored {runtime.log_seq - start} of {n} events")
-        return Run(n / elapsed, *_shares(app, elapsed))
+        return Run(n / elapsed, *_shares(app, elapsed, cpu0))
     finally:
         await runner.cleanup()
 
@@ -171,13 +175,14 @@ async def run_redis(settings: Settings, lines: list[bytes], redis_url: str, batc
     try:
         runner, _, app = await _serve(settings)
         t0 = time.perf_counter()  # the consumer task exists and has not read yet
+        cpu0 = time.process_time()
         try:
             runtime = app[keys.RUNTIME]
             start = runtime.log_seq
             while runtime.log_seq - start < len(lines):
                 await asyncio.sleep(0.002)
             elapsed = time.perf_counter() - t0
-            return Run(len(lines) / elapsed, *_shares(app, elapsed))
+            return Run(len(lines) / elapsed, *_shares(app, elapsed, cpu0))
         finally:
             await runner.cleanup()
     finally:
@@ -263,7 +268,8 @@ def _line(backend: str, path: str, runs: list[Run], bare: float | None) -> str:
         text += f"  ratio to bare {med / bare:4.2f}"
     if path != "bare":
         text += (f"  engine {_median(runs, 'engine_share'):4.0%} of wall"
-                 f"  log write {_median(runs, 'write_share'):4.0%}")
+                 f"  log write {_median(runs, 'write_share'):4.0%}"
+                 f"  service CPU {_median(runs, 'cpu_share'):4.0%}")
     return text
 
 
@@ -325,6 +331,8 @@ def main() -> int:
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
     demo = import_export(DEMO_EXPORT, Settings())
     meters = [k.decode() for k in demo.topology.meter_keys.tolist()]
     lines = make_events(args.events, meters)

@@ -73,7 +73,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     url = app[keys.SETTINGS].database_url
     ensure_sqlite_dir(url)
     await asyncio.to_thread(migrate.upgrade, url)
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    kwargs: dict[str, Any] = {"pool_pre_ping": False}
     if backend_of(url) == "postgresql":
         kwargs.update(pool_size=10, max_overflow=10)
     db = create_async_engine(async_url(url), **kwargs)
@@ -149,19 +149,18 @@ def _redis_ctx(consumer_name: str | None) -> Any:
         runtime = app[keys.RUNTIME]
         stream = settings.redis.stream
 
-        async def handle(entries: list[Entry], last_id: str) -> None:
-            objs: list[Any] = []
-            for _, raw in entries:
-                objs.append(_loads(raw))
-            items, _errors = runtime.make_items(objs)
-            await runtime.submit(items, (stream, last_id), source="redis")
+        async def handle(entries: list[Entry], last_id: str,
+                         after: str | None) -> asyncio.Future[list[str | None]]:
+            items, _errors = runtime.make_items([_loads(raw) for _, raw in entries])
+            return await runtime.enqueue(items, (stream, last_id), source="redis", after=after)
 
         async def stored_upto() -> str | None:
             async with app[keys.DB].connect() as conn:
                 return await events_repo.get_offset(conn, stream)
 
+        # The consumer gets a client of its own: it switches its reply parsing.
         consumer = StreamConsumer(
-            client, stream=stream, group=settings.redis.group,
+            Redis.from_url(settings.redis.url), stream=stream, group=settings.redis.group,
             consumer=consumer_name or f"{settings.redis.group}@{socket.gethostname()}",
             handler=handle, stored_upto=stored_upto, batch_size=settings.redis.batch_size,
             block_ms=settings.redis.block_ms)
@@ -173,6 +172,7 @@ def _redis_ctx(consumer_name: str | None) -> Any:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await consumer.close()
+        await consumer.client.aclose()
         await client.aclose()
 
     return ctx

@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +53,13 @@ log = logging.getLogger(__name__)
 INVALID = "!invalid"
 TICK = "!tick"
 _INVALID_ITEM: LogItem = (None, None, INVALID, None)
+
+
+class _Unset:
+    """Marks an argument not given (``None`` is a meaningful value)."""
+
+
+_UNSET = _Unset()
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,11 @@ class _Pending:
 
     def __bool__(self) -> bool:
         return bool(self.outages or self.changes or self.feed)
+
+
+def _fail(batch: Batch[Any, list[str | None]], exc: Exception) -> None:
+    if not batch.future.done():
+        batch.future.set_exception(exc)
 
 
 def _parse_time(value: Any) -> float | None:
@@ -116,6 +129,8 @@ class Runtime:
         self._ords: dict[str, int] = {}
         self._revs: dict[str, int] = {}
         self._pending = _Pending({}, [], [])
+        self._offsets: dict[str, str] = {}  # newest stored entry id per stream
+        self._verdict_names: dict[Any, str] = {}
         self._event_clock: float | None = None  # newest event time (or tick) fed
         self._last_real_event: float | None = None
         self._clock_moved = False
@@ -160,6 +175,8 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        for batch in self.queue.drain():
+            _fail(batch, StoreError("service stopping"))
         if self._pending:
             with contextlib.suppress(Exception):
                 await self._persist()
@@ -176,8 +193,7 @@ class Runtime:
         started = time.perf_counter()
         async for rows in events_repo.read_log(self.db, start_seq,
                                                chunk=self.options.replay_chunk):
-            for row in rows:
-                self._apply(self._restore(row[1:]))
+            self._apply_batch([self._restore(row[1:]) for row in rows])
             self.replayed += len(rows)
             self._anchor_clock()
             self._collect()
@@ -215,17 +231,33 @@ class Runtime:
         *, source: str = "http",
     ) -> list[str | None]:
         """Queue items for the writer; returns each item's verdict once durable."""
+        return await (await self.enqueue(items, offset, source=source))
+
+    async def enqueue(
+        self, items: Sequence[tuple[Any, LogItem]], offset: tuple[str, str] | None = None,
+        *, source: str = "http", after: str | _Unset | None = _UNSET,
+    ) -> asyncio.Future[list[str | None]]:
+        """Queue items for the writer (in call order); the future resolves once durable.
+
+        A stream batch may name the last entry id of the batch before it
+        (``after``, ``None`` for the first one): it is then stored only right
+        after that batch, never past one that was not stored.
+        """
         if self.engine is None and items:
             raise StoreError("no topology is active: load one before sending events")
         if not self.ready or not self.writer_alive():
             raise StoreError("the ingest writer is not running")
         loop = asyncio.get_running_loop()
         self._last_input = loop.time()
+        meta: dict[str, object] = {"source": source}
+        if not isinstance(after, _Unset):
+            meta["after"] = after
         batch: Batch[Any, list[str | None]] = Batch(
-            list(items), loop.create_future(), offset, loop.time(), {"source": source})
+            items if isinstance(items, list) else list(items), loop.create_future(), offset,
+            loop.time(), meta)
         await self.queue.put(batch)
         self.metrics.queue_depth.set(self.queue.pending)
-        return await batch.future
+        return batch.future
 
     # --------------------------------------------------------------- writer
     async def _writer(self) -> None:
@@ -246,53 +278,68 @@ class Runtime:
                     await self._process(group)
             except asyncio.CancelledError:
                 for b in batches:
-                    if not b.future.done():
-                        b.future.set_exception(StoreError("service stopping"))
+                    _fail(b, StoreError("service stopping"))
                 raise
             except Exception as exc:
                 log.exception("writer failed on a batch")
                 for b in batches:
-                    if not b.future.done():
-                        b.future.set_exception(StoreError(f"ingest failed: {exc}"))
+                    _fail(b, StoreError(f"ingest failed: {exc}"))
+
+    def _fenced(
+        self, batches: list[Batch[Any, list[str | None]]],
+    ) -> tuple[list[Batch[Any, list[str | None]]], dict[str, str]]:
+        """Drop stream batches whose predecessor is not stored; the offsets to record."""
+        offsets: dict[str, str] = {}
+        kept: list[Batch[Any, list[str | None]]] = []
+        for batch in batches:
+            if batch.offset is not None:
+                stream, last_id = batch.offset
+                after = batch.meta.get("after", _UNSET)
+                if after is not None and not isinstance(after, _Unset) and (
+                        offsets.get(stream, self._offsets.get(stream)) != after):
+                    _fail(batch, StoreError(
+                        f"stream batch after {after} refused: that batch was not stored"))
+                    continue
+                offsets[stream] = last_id
+            kept.append(batch)
+        return kept, offsets
 
     async def _process(self, batches: list[Batch[Any, list[str | None]]]) -> None:
-        rows: list[events_repo.EventRow] = []
+        batches, offsets = self._fenced(batches)
+        if not batches:
+            return
+        rows: list[events_repo.MarkedRow] = []
         seq = self._seq
-        offsets: dict[str, str] = {}
         for batch in batches:
-            for _, item in batch.items:
-                seq += 1
-                rows.append((seq, *item))
-            if batch.offset is not None:
-                offsets[batch.offset[0]] = batch.offset[1]
+            rows += [(s, *item, None, None)
+                     for s, (_, item) in enumerate(batch.items, start=seq + 1)]
+            seq += len(batch.items)
+            if batch.offset is not None and batch.items:  # the position rides on the last row
+                rows[-1] = (*rows[-1][:5], *batch.offset)
         t0 = time.perf_counter()
         try:
-            async with self.db.begin() as conn:
-                await events_repo.append(conn, rows)
-                for stream, last_id in offsets.items():
-                    await events_repo.set_offset(conn, stream, last_id)
+            await events_repo.write(self.db, rows)
         except Exception as exc:
             self.metrics.store_errors.inc(op="events")
             log.warning("event log write failed: %s", exc)
             for b in batches:
-                b.future.set_exception(StoreError(f"event log write failed: {type(exc).__name__}"))
+                _fail(b, StoreError(f"event log write failed: {type(exc).__name__}"))
             return
         self._seq = seq
+        self._offsets.update(offsets)
         t1 = time.perf_counter()
         self.metrics.write_time.observe(t1 - t0)
         self.metrics.batches.inc()
-        results: list[list[str | None]] = []
-        for batch in batches:
-            verdicts = [self._apply(entry) for entry in batch.items]
-            results.append(verdicts)
-            source = str(batch.meta.get("source", "http"))
-            for verdict in verdicts:
-                if verdict is not None:
-                    self.metrics.events_in.inc(source=source, verdict=verdict)
+        results = [self._apply_batch(batch.items) for batch in batches]
         self.metrics.inference.observe(time.perf_counter() - t1)
+        for batch, verdicts in zip(batches, results, strict=True):
+            source = str(batch.meta.get("source", "http"))
+            for verdict, n in Counter(verdicts).items():
+                if verdict is not None:
+                    self.metrics.events_in.inc(n, source=source, verdict=verdict)
         self._anchor_clock()
         changes = self._collect()
-        await self._persist()
+        await self._persist()  # so a 202 is followed by reads that reflect it
         now = asyncio.get_running_loop().time()
         for batch, verdicts in zip(batches, results, strict=True):
             self.metrics.ingest_lag.observe(now - batch.received)
@@ -301,6 +348,36 @@ class Runtime:
         self.metrics.queue_depth.set(self.queue.pending)
         for change in changes:
             self.hub.publish(change)
+
+    def _apply_batch(self, entries: list[tuple[Any, LogItem]]) -> list[str | None]:
+        """Feed one batch to the engine in order; the verdict name of each entry."""
+        assert self.engine is not None
+        ingest = self.engine.ingest
+        names = self._verdict_names
+        verdicts: list[str | None] = []
+        append = verdicts.append
+        newest: float | None = None
+        for entry in entries:
+            event, item = entry
+            if event is None:
+                self._flush_clock(newest)
+                newest = None
+                append(self._apply(entry))
+                continue
+            verdict = ingest(event)
+            name = names.get(verdict)
+            if name is None:
+                name = names[verdict] = self.port.verdict_name(verdict)
+            append(name)
+            at = item[3]
+            if at is not None and (newest is None or at > newest):
+                newest = at
+        self._flush_clock(newest)
+        return verdicts
+
+    def _flush_clock(self, newest: float | None) -> None:
+        if newest is not None:
+            self._advance_clock(newest, real=True)
 
     def _apply(self, entry: tuple[Any, LogItem]) -> str | None:
         assert self.engine is not None

@@ -63,3 +63,10 @@ class IngestQueue(Generic[T, R]):
             self._pending -= count
             self._ready.notify_all()
             return taken
+
+    def drain(self) -> list[Batch[T, R]]:
+        """Take every queued batch at once, without waiting (at shutdown)."""
+        taken = list(self._batches)
+        self._batches.clear()
+        self._pending = 0
+        return taken

@@ -1,8 +1,15 @@
 """The durable event log: batch appends, ordered reads, epochs, bus offsets.
 
-Async functions on an :class:`~sqlalchemy.ext.asyncio.AsyncConnection`, inside
-the caller's transaction. Appends are one round trip per batch: ``COPY`` through
-asyncpg's ``copy_records_to_table`` on PostgreSQL, one ``executemany`` on SQLite.
+:func:`write` is what the service's single writer calls: a batch of log rows
+and the Redis stream positions they complete, durable together in **one
+statement** (one ``COPY`` in autocommit on PostgreSQL, one ``executemany`` in
+one transaction on SQLite), so a batch costs one round trip. The position of a
+stream batch rides on its last row (``bus_stream``, ``bus_id``).
+
+The other functions work on an :class:`~sqlalchemy.ext.asyncio.AsyncConnection`
+inside the caller's transaction. :func:`append` is the plain ``COPY`` /
+``executemany`` of log rows (no positions) that ``bench/ingest.py`` compares
+the service with.
 """
 
 from __future__ import annotations
@@ -19,8 +26,10 @@ from oms_bridge.store.service_tables import bus_offsets, engine_epochs, events
 
 __all__ = [
     "COLUMNS",
+    "WRITE_COLUMNS",
     "Epoch",
     "EventRow",
+    "MarkedRow",
     "add_epoch",
     "append",
     "get_offset",
@@ -28,11 +37,18 @@ __all__ = [
     "list_epochs",
     "read_log",
     "set_offset",
+    "write",
 ]
 
 #: ``(seq, event_id, meter_id, kind, occurred_at)`` in the column order of ``events``.
 EventRow = tuple[int, str | None, str | None, str, float | None]
 COLUMNS: tuple[str, ...] = ("seq", "event_id", "meter_id", "kind", "occurred_at")
+#: An :data:`EventRow` plus ``(bus_stream, bus_id)``: ``None, None`` except on
+#: the last row of a batch read from a stream.
+MarkedRow = tuple[int, str | None, str | None, str, float | None, str | None, str | None]
+WRITE_COLUMNS: tuple[str, ...] = (*COLUMNS, "bus_stream", "bus_id")
+_SQLITE_INSERT = (f"INSERT INTO events ({', '.join(WRITE_COLUMNS)}) "
+                  f"VALUES ({', '.join('?' * len(WRITE_COLUMNS))})")
 
 
 @dataclass(frozen=True)
@@ -43,6 +59,29 @@ class Epoch:
     start_seq: int
     version_id: int
     feed_base: int
+
+
+async def write(db: AsyncEngine, rows: Sequence[MarkedRow]) -> None:
+    """Make a batch of log rows (and the stream positions they carry) durable at once.
+
+    One round trip on PostgreSQL: binary ``COPY`` outside any transaction
+    block, so the statement commits on its own, all rows or none. A connection
+    that failed is invalidated, never handed out again.
+    """
+    if not rows:
+        return
+    async with db.connect() as conn:
+        if conn.dialect.name != "postgresql":
+            await conn.exec_driver_sql(_SQLITE_INSERT, list(rows))
+            await conn.commit()
+            return
+        raw = await conn.get_raw_connection()
+        driver: Any = raw.driver_connection
+        try:
+            await driver.copy_records_to_table("events", records=rows, columns=WRITE_COLUMNS)
+        except BaseException:
+            await conn.invalidate()
+            raise
 
 
 async def append(conn: AsyncConnection, rows: Sequence[EventRow]) -> None:
@@ -102,7 +141,14 @@ async def add_epoch(conn: AsyncConnection, epoch: Epoch) -> None:
 
 
 async def get_offset(conn: AsyncConnection, stream: str) -> str | None:
-    found = (await conn.execute(
+    """Newest entry id of ``stream`` whose events are in the log (``None``: none)."""
+    marked = (await conn.execute(
+        select(events.c.bus_id).where(events.c.bus_stream == stream)
+        .order_by(events.c.seq.desc()).limit(1)
+    )).scalar()
+    if marked is not None:
+        return str(marked)
+    found = (await conn.execute(  # recorded before migration 0003
         select(bus_offsets.c.last_id).where(bus_offsets.c.stream == stream)
     )).scalar()
     return None if found is None else str(found)

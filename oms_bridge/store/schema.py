@@ -31,6 +31,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.dialects import postgresql
 
@@ -121,8 +122,11 @@ topology_activations = Table(
 #
 # ``events`` is the durable input log in the writer's order (``seq`` assigned
 # by the single writer), including ``!invalid`` and ``!tick`` rows, so a
-# replay through a fresh engine rebuilds the exact state. No secondary index:
-# it is written in bulk and only read in ``seq`` order.
+# replay through a fresh engine rebuilds the exact state. It is written in bulk
+# and read in ``seq`` order. The last row of a batch from a Redis stream also
+# carries the stream and its newest entry id (migration 0003), so rows and
+# stream position are durable in one statement; the partial index holds one
+# entry per such batch.
 
 events = Table(
     "events",
@@ -132,7 +136,12 @@ events = Table(
     Column("meter_id", Text, nullable=True),
     Column("kind", String(32), nullable=False),
     Column("occurred_at", Float, nullable=True),
+    Column("bus_stream", Text, nullable=True),
+    Column("bus_id", String(64), nullable=True),
 )
+Index("ix_events_bus", events.c.bus_stream, events.c.seq,
+      postgresql_where=text("bus_stream IS NOT NULL"),
+      sqlite_where=text("bus_stream IS NOT NULL"))
 
 engine_epochs = Table(
     "engine_epochs",

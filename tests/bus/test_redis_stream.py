@@ -51,7 +51,7 @@ async def test_dead_consumers_pending_entries_are_reclaimed_and_acked_after_stor
     stored: list[str] = []
     high = {"id": ids[1]}  # entries up to the 2nd were already stored before the crash
 
-    async def handler(entries: list[Entry], last_id: str) -> None:
+    async def handler(entries: list[Entry], last_id: str, _after: str | None) -> None:
         pending = await rclient.xpending(stream_name, group)
         assert pending["pending"] >= len(entries)  # not acknowledged before storing
         stored.extend(e[0] for e in entries)
@@ -82,7 +82,7 @@ async def test_a_failed_store_is_retried_in_order(rclient: Redis, stream_name: s
     failures = {"left": 2}
     stored: list[str] = []
 
-    async def handler(entries: list[Entry], _last: str) -> None:
+    async def handler(entries: list[Entry], _last: str, _after: str | None) -> None:
         if failures["left"]:
             failures["left"] -= 1
             raise ConnectionError("database away")
