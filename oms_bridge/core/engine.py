@@ -504,7 +504,10 @@ class Engine:
         if v < 0:
             return True
         lo, hi = tree.sp_lo[v], tree.sp_hi[v]
-        return any(lo <= s < hi for s in inc.dark)
+        dark = inc.dark
+        if hi - lo < len(dark):   # scan the cheaper side (a lateral, or the dark set)
+            return any(s in dark for s in range(lo, hi))
+        return any(lo <= s < hi for s in dark)
 
     def _near_restoration(self, feeder: int, t: float) -> bool:
         """Whether an outage of this feeder came back around ``t`` (or an incident
