@@ -16,7 +16,10 @@ WRITES = [("POST", "/api/v1/events", "head-end"),
           ("POST", "/api/v1/stream/tickets", "dispatcher")]
 READS = ["/api/v1/outages", "/api/v1/outages/OUT-1", "/api/v1/restorations",
          "/api/v1/coverage", "/api/v1/events/stats", "/api/v1/topology/versions",
-         "/api/v1/topology/versions/1"]
+         "/api/v1/topology/versions/1", "/api/v1/map/config", "/api/v1/map/feeders",
+         "/api/v1/map/topology"]
+#: Reads that take a JSON body (the map's long queries), so they are POSTs.
+READ_POSTS = ["/api/v1/map/topology", "/api/v1/map/resolve"]
 
 
 def _protected(app: web.Application) -> list[tuple[str, str, frozenset[str]]]:
@@ -60,12 +63,18 @@ async def test_reads_need_dispatcher_or_oms(client: Client) -> None:
         for role in ("dispatcher", "oms"):
             resp = await client.get(path, headers=auth(role))
             assert resp.status in (200, 404), (path, role, await resp.text())
+    for path in READ_POSTS:
+        assert (await client.post(path, json={})).status == 401
+        assert (await client.post(path, json={}, headers=auth("head-end"))).status == 403
+        for role in ("dispatcher", "oms"):
+            resp = await client.post(path, json={}, headers=auth(role))
+            assert resp.status not in (401, 403), (path, role, await resp.text())
 
 
 async def test_the_lists_above_cover_every_protected_route(client: Client) -> None:
     seen = {(m, p) for m, p, _ in _protected(client.app)}
-    listed = {(m, p) for m, p, _ in WRITES} | {("GET", p) for p in READS} | {
-        ("GET", "/api/v1/stream")}
+    listed = ({(m, p) for m, p, _ in WRITES} | {("GET", p) for p in READS}
+              | {("POST", p) for p in READ_POSTS} | {("GET", "/api/v1/stream")})
     normalised = {(m, p.replace("{outage_id}", "OUT-1").replace("{version_id}", "1"))
                   for m, p in seen}
     assert normalised == listed
