@@ -768,7 +768,8 @@ class Engine:
                         and book.owner_of(sp) is None):
                     extra.setdefault(sp, (t, eid))
         told = {s for s in inc.dark if o.lo <= s < o.hi} | o.known_on
-        if not extra and (len(told) >= o.ami_affected or o.children or book.nested_open(o)):
+        if not extra and (len(told) >= o.ami_affected or o.children or book.nested_open(o)
+                          or not told or not self._below(o, min(told), max(told))):
             return
         book.remove_open(o)
         choices = self._scorer.solve(sorted(told | set(extra)), excluded=book.excluded_ami,
@@ -805,6 +806,20 @@ class Engine:
                         del self._incident_of[sp]
         book.add_open(o)
         book.touch(o)
+
+    def _below(self, o: Outage, first: int, last: int) -> bool:
+        """Whether service points ``first..last`` all lie below one device (or are
+        one service point) strictly inside ``o``; else no single lower device can
+        hold them and there is no move down to look for."""
+        if o.node < 0:
+            return False
+        if first == last:
+            return True   # its own service point, at least
+        tree = self._tree
+        v = tree.sp_node[first]
+        while v > o.node and not tree.sp_hi[v] > last:
+            v = tree.parent[v]
+        return v > o.node
 
     @staticmethod
     def _on_time(o: Outage, fallback: float) -> float:
