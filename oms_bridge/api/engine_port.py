@@ -8,6 +8,7 @@ pass a small stand-in instead.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from oms_bridge.core import coverage, events
@@ -18,6 +19,8 @@ __all__ = ["CorePort", "EngineLike", "EnginePort", "LogItem"]
 
 #: ``(event_id, meter_id, kind, occurred_at)``: a log row without its seq.
 LogItem = tuple[str | None, str | None, str, float | None]
+#: ``Engine.ingest_columns`` kind codes.
+_KIND_CODES = {events.EventKind.LAST_GASP.value: 0, events.EventKind.POWER_RESTORED.value: 1}
 
 
 class EngineLike(Protocol):
@@ -45,6 +48,9 @@ class EnginePort(Protocol):
 
     def verdict_name(self, verdict: Any) -> str:
         """``accepted``, ``duplicate`` or ``unknown_meter``."""
+
+    def ingest_items(self, engine: EngineLike, items: Sequence[LogItem]) -> list[str]:
+        """Feed valid events (as log items, in order); the verdict name of each."""
 
     def coverage(self, topology: Topology) -> list[dict[str, Any]]: ...
 
@@ -75,6 +81,19 @@ class CorePort:
 
     def verdict_name(self, verdict: Any) -> str:
         return str(getattr(verdict, "name", verdict)).lower()
+
+    def ingest_items(self, engine: EngineLike, items: Sequence[LogItem]) -> list[str]:
+        """Column-wise bulk ingest where the engine has it (no event objects built)."""
+        bulk = getattr(engine, "ingest_columns", None)
+        if bulk is None:
+            return [self.verdict_name(engine.ingest(self.from_item(item))) for item in items]
+        from oms_bridge.core.engine import VERDICTS  # noqa: PLC0415 - the engine is heavy
+
+        names = [v.value for v in VERDICTS]
+        kinds = [_KIND_CODES.get(item[2], -1) for item in items]
+        codes = bulk([item[0] for item in items], [item[1] for item in items], kinds,
+                     [item[3] for item in items])
+        return [names[c] for c in codes.tolist()]
 
     def coverage(self, topology: Topology) -> list[dict[str, Any]]:
         return coverage.coverage(topology, self._settings.coverage)

@@ -130,7 +130,6 @@ class Runtime:
         self._revs: dict[str, int] = {}
         self._pending = _Pending({}, [], [])
         self._offsets: dict[str, str] = {}  # newest stored entry id per stream
-        self._verdict_names: dict[Any, str] = {}
         self._event_clock: float | None = None  # newest event time (or tick) fed
         self._last_real_event: float | None = None
         self._clock_moved = False
@@ -203,11 +202,10 @@ class Runtime:
             log.info("replayed %d logged items in %.2f s", self.replayed,
                      time.perf_counter() - started)
 
-    def _restore(self, item: LogItem) -> tuple[Any, LogItem]:
-        kind = item[2]
-        if kind in (INVALID, TICK):
-            return (None, item)
-        return (self.port.from_item(item), item)
+    @staticmethod
+    def _restore(item: LogItem) -> tuple[Any, LogItem]:
+        # The engine is fed from the log items themselves (no event objects).
+        return (None, item)
 
     # ------------------------------------------------------------ producers
     def make_items(self, objs: Iterable[Any]) -> tuple[list[tuple[Any, LogItem]], list[Exception]]:
@@ -350,30 +348,33 @@ class Runtime:
             self.hub.publish(change)
 
     def _apply_batch(self, entries: list[tuple[Any, LogItem]]) -> list[str | None]:
-        """Feed one batch to the engine in order; the verdict name of each entry."""
+        """Feed one batch to the engine in order; the verdict name of each entry.
+
+        Runs of real events go to the engine in bulk; invalid lines and ticks
+        in between are applied one by one, at their place.
+        """
         assert self.engine is not None
-        ingest = self.engine.ingest
-        names = self._verdict_names
         verdicts: list[str | None] = []
-        append = verdicts.append
-        newest: float | None = None
+        run: list[LogItem] = []
         for entry in entries:
-            event, item = entry
-            if event is None:
-                self._flush_clock(newest)
-                newest = None
-                append(self._apply(entry))
+            item = entry[1]
+            if item[2] not in (INVALID, TICK):
+                run.append(item)
                 continue
-            verdict = ingest(event)
-            name = names.get(verdict)
-            if name is None:
-                name = names[verdict] = self.port.verdict_name(verdict)
-            append(name)
-            at = item[3]
-            if at is not None and (newest is None or at > newest):
-                newest = at
-        self._flush_clock(newest)
+            if run:
+                verdicts += self._ingest_run(run)
+                run = []
+            verdicts.append(self._apply(entry))
+        if run:
+            verdicts += self._ingest_run(run)
         return verdicts
+
+    def _ingest_run(self, run: list[LogItem]) -> list[str | None]:
+        assert self.engine is not None
+        names: list[str | None] = list(self.port.ingest_items(self.engine, run))
+        newest = max((item[3] for item in run if item[3] is not None), default=None)
+        self._flush_clock(newest)
+        return names
 
     def _flush_clock(self, newest: float | None) -> None:
         if newest is not None:
