@@ -93,6 +93,16 @@ def decode_lines(lines: Iterable[bytes | str]) -> list[object]:
     return out
 
 
+def _drop(items: list[int], x: int, *, strict: bool = False) -> None:
+    """Remove ``x`` from a list kept sorted (unverified meters): by bisection,
+    the plain way if it is not where order says (``strict``: it must be there)."""
+    i = bisect_left(items, x)
+    if i < len(items) and items[i] == x:
+        del items[i]
+    elif strict or x in items:
+        items.remove(x)
+
+
 def _sigmoid(x: float) -> float:
     x = max(min(x, 30.0), -30.0)
     return 1.0 / (1.0 + math.exp(-x))
@@ -535,6 +545,7 @@ class Engine:
             return
         if restore_only:
             inc.dark[sp] = (inc.t_first, eid)
+            inc.restore_only.add(sp)
             inc.t_last = max(inc.t_last, t) if inc.retro else inc.t_last
         else:
             inc.dark[sp] = (t, eid)
@@ -639,7 +650,7 @@ class Engine:
                 o.predicted_at = now
                 back = self._is_momentary(o)
                 o.status = OutageStatus.MOMENTARY if back else OutageStatus.ACTIVE
-                o.ever_active = not back and not inc.retro
+                o.ever_active = not back and not self._unseen_start(o)
                 book.publish(o)
             else:
                 book.touch(o)
@@ -649,9 +660,21 @@ class Engine:
                 self._complete_soon(o)
 
     def _is_momentary(self, o: Outage) -> bool:
-        if o.incident is not None and o.incident.retro:
-            return False  # only restores seen: how long it lasted is unknown
-        return o.restored_at is not None and o.restored_at - o.started_at <= self._momentary
+        if o.restored_at is None or o.restored_at - o.started_at > self._momentary:
+            return False
+        return not self._unseen_start(o)  # only restores seen: how long it lasted is unknown
+
+    @staticmethod
+    def _unseen_start(o: Outage) -> bool:
+        """Whether no meter of ``o`` gasped: only its restores were seen (a retro
+        incident, or restores read with a pending one), so when it began is unknown."""
+        inc = o.incident
+        if inc is None:
+            return False
+        if inc.retro:
+            return True
+        only = inc.restore_only
+        return bool(only) and all(s in only for s in inc.dark if o.lo <= s < o.hi)
 
     # ========================================================== restoration
     def _mark_on(self, o: Outage, sp: int, t: float, eid: str, *, check: bool = True) -> None:
@@ -846,8 +869,7 @@ class Engine:
         """A straggler of a closed outage is known on again."""
         book = self._book
         del book.stragglers[sp]
-        if sp in o.unverified:
-            o.unverified.remove(sp)
+        _drop(o.unverified, sp)
         if (restored and o.restored_at is not None and o.status is not OutageStatus.MOMENTARY
                 and t - o.restored_at > self._settle):
             # it stayed dark long after its siblings: a nested outage after all (not
@@ -898,7 +920,7 @@ class Engine:
         child.on_events.append((t, sp, eid))
         for x in members:
             if x != sp:
-                o.unverified.remove(x)
+                _drop(o.unverified, x, strict=True)
                 book.stragglers[x] = child
                 child.unverified.append(x)
         child.confirmed_at = None if child.unverified else t
