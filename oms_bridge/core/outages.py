@@ -115,6 +115,9 @@ class Incident:
     dark: dict[int, tuple[float, str]] = field(default_factory=dict)
     #: restores seen while the incident was pending: meter -> time
     restored: dict[int, tuple[float, str]] = field(default_factory=dict)
+    #: meters dark only by a restore (their last gasp lost): when they went dark
+    #: is unknown
+    restore_only: set[int] = field(default_factory=set)
     known_on: set[int] = field(default_factory=set)
     outages: list[Outage] = field(default_factory=list)
     decided: bool = False
