@@ -152,3 +152,17 @@ def test_service_point_moves_up_when_its_silent_siblings_came_back_first() -> No
     engine = run(dense_lateral(), s)
     assert placed(engine) == [("XF-6", "restored")]
     assert engine.outages()[0]["confirmed_at"] == stamp(2 * HOUR + 1.0)
+
+
+def test_outage_seen_only_by_its_restore_is_never_momentary() -> None:
+    # a meter whose gasp was lost comes back while another outage's incident is
+    # pending: when it went dark is unknown, so its outage is recorded restored
+    # (neither momentary, which would hide a sustained outage, nor dispatched)
+    s = Stream()
+    s.gasps(meters("XF-6", 6), 0.0)
+    s.restores(["M-XF-D9-0"], 20.0)
+    engine = run(dense_lateral(), s)
+    out = {str(o["device_id"]): o for o in engine.outages()}
+    assert out["SP-XF-D9-0"]["status"] == "restored"
+    assert out["XF-6"]["status"] == "active"
+    assert [r["device_id"] for r in engine.restorations()] == []
