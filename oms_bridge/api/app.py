@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import Connection, event
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from oms_bridge.api import keys
 from oms_bridge.api.auth import Authenticator, TicketBook, make_auth_middleware
@@ -69,19 +69,37 @@ def create_app(
     return app
 
 
-async def _database(app: web.Application) -> AsyncIterator[None]:
-    url = app[keys.SETTINGS].database_url
-    ensure_sqlite_dir(url)
-    await asyncio.to_thread(migrate.upgrade, url)
-    kwargs: dict[str, Any] = {"pool_pre_ping": False}
+#: Bounded waits, so an unreachable database means a quick 503, never a hang.
+CONNECT_TIMEOUT_S = 5.0
+STATEMENT_TIMEOUT_S = 30.0
+POOL_TIMEOUT_S = 5.0
+
+
+def _engine(url: str, *, pre_ping: bool, pool_size: int) -> AsyncEngine:
+    kwargs: dict[str, Any] = {"pool_pre_ping": pre_ping, "pool_timeout": POOL_TIMEOUT_S}
     if backend_of(url) == "postgresql":
-        kwargs.update(pool_size=10, max_overflow=10)
+        kwargs.update(pool_size=pool_size, max_overflow=pool_size, connect_args={
+            "timeout": CONNECT_TIMEOUT_S, "command_timeout": STATEMENT_TIMEOUT_S})
+    else:
+        kwargs.update(connect_args={"timeout": CONNECT_TIMEOUT_S})
     db = create_async_engine(async_url(url), **kwargs)
     if backend_of(url) == "sqlite":
         event.listen(db.sync_engine, "connect", _sqlite_pragmas)
-    app[keys.DB] = db
+    return db
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    """Two engines: readers (pinged on checkout, so a restarted database costs no
+    failed request) and the single writer's (no ping: one round trip less per
+    batch; a connection that fails is invalidated by the write itself)."""
+    url = app[keys.SETTINGS].database_url
+    ensure_sqlite_dir(url)
+    await asyncio.to_thread(migrate.upgrade, url)
+    app[keys.DB] = _engine(url, pre_ping=True, pool_size=10)
+    app[keys.WRITE_DB] = _engine(url, pre_ping=False, pool_size=2)
     yield
-    await db.dispose()
+    await app[keys.WRITE_DB].dispose()
+    await app[keys.DB].dispose()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -89,7 +107,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(CONNECT_TIMEOUT_S * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:
         cursor.close()
@@ -124,7 +142,7 @@ async def _active_topology(app: web.Application) -> tuple[Topology, int] | None:
 def _runtime_ctx(options: RuntimeOptions) -> Any:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         runtime = Runtime(app[keys.DB], app[keys.PORT], metrics=app[keys.METRICS],
-                          hub=app[keys.HUB], options=options)
+                          hub=app[keys.HUB], options=options, write_db=app[keys.WRITE_DB])
         app[keys.RUNTIME] = runtime
         found = await _active_topology(app)
         await runtime.start(*(found or (None, None)))

@@ -24,10 +24,13 @@ __all__ = [
     "RUNTIME",
     "SETTINGS",
     "TICKETS",
+    "WRITE_DB",
 ]
 
 SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", AsyncEngine)
+#: The single writer's engine (event log appends), apart from the readers' pool.
+WRITE_DB = web.AppKey("write_db", AsyncEngine)
 RUNTIME = web.AppKey("runtime", Runtime)
 METRICS = web.AppKey("metrics", ServiceMetrics)
 HUB = web.AppKey("hub", Hub)

@@ -76,6 +76,8 @@ class RuntimeOptions:
     max_pending: int = 200_000
     #: Rows per chunk when replaying the log at start.
     replay_chunk: int = 50_000
+    #: After a failed log write, refuse batches at once for this long (seconds).
+    retry_after_failure_s: float = 1.0
 
 
 @dataclass
@@ -111,9 +113,11 @@ class Runtime:
 
     def __init__(
         self, db: AsyncEngine, port: EnginePort, *, metrics: ServiceMetrics, hub: Hub,
-        options: RuntimeOptions | None = None,
+        options: RuntimeOptions | None = None, write_db: AsyncEngine | None = None,
     ) -> None:
         self.db = db
+        #: The writer's own engine (no pre-ping), for the log and outage writes.
+        self.write_db = write_db if write_db is not None else db
         self.port = port
         self.metrics = metrics
         self.hub = hub
@@ -130,6 +134,10 @@ class Runtime:
         self._revs: dict[str, int] = {}
         self._pending = _Pending({}, [], [])
         self._offsets: dict[str, str] = {}  # newest stored entry id per stream
+        #: A log write failed: it may have committed all the same (reply lost).
+        self._uncertain = False
+        #: Until then (loop time) batches are refused at once: the database is away.
+        self._down_until = 0.0
         self._event_clock: float | None = None  # newest event time (or tick) fed
         self._last_real_event: float | None = None
         self._clock_moved = False
@@ -283,6 +291,26 @@ class Runtime:
                 for b in batches:
                     _fail(b, StoreError(f"ingest failed: {exc}"))
 
+    async def _resync(self) -> None:
+        """After a failed write: take in any rows it committed all the same.
+
+        A write whose reply was lost may have committed. Its rows are then in
+        the log, so the engine must see them too (at their place, before
+        anything newer), exactly as a replay of the log would.
+        """
+        async with self.write_db.connect() as conn:
+            stored = await events_repo.last_seq(conn)
+        if stored > self._seq:
+            log.warning("a failed log write had committed %d rows: applying them",
+                        stored - self._seq)
+            async for rows in events_repo.read_log(self.write_db, self._seq + 1):
+                self._apply_batch([self._restore(row[1:]) for row in rows])
+                self._seq = rows[-1][0]
+            self._anchor_clock()
+            self._collect()
+            self._offsets.clear()  # the stream consumer starts over from the log's mark
+        self._uncertain = False
+
     def _fenced(
         self, batches: list[Batch[Any, list[str | None]]],
     ) -> tuple[list[Batch[Any, list[str | None]]], dict[str, str]]:
@@ -306,6 +334,20 @@ class Runtime:
         batches, offsets = self._fenced(batches)
         if not batches:
             return
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._down_until:
+            for b in batches:
+                _fail(b, StoreError("the database is unavailable"))
+            return
+        try:
+            if self._uncertain:
+                await self._resync()
+        except Exception as exc:
+            self._down_until = loop.time() + self.options.retry_after_failure_s
+            log.warning("event log unreachable: %s", exc)
+            for b in batches:
+                _fail(b, StoreError(f"the database is unavailable: {type(exc).__name__}"))
+            return
         rows: list[events_repo.MarkedRow] = []
         seq = self._seq
         for batch in batches:
@@ -316,9 +358,11 @@ class Runtime:
                 rows[-1] = (*rows[-1][:5], *batch.offset)
         t0 = time.perf_counter()
         try:
-            await events_repo.write(self.db, rows)
+            await events_repo.write(self.write_db, rows)
         except Exception as exc:
             self.metrics.store_errors.inc(op="events")
+            self._uncertain = True
+            self._down_until = loop.time() + self.options.retry_after_failure_s
             log.warning("event log write failed: %s", exc)
             for b in batches:
                 _fail(b, StoreError(f"event log write failed: {type(exc).__name__}"))
@@ -444,7 +488,7 @@ class Runtime:
             return
         pending = self._pending
         try:
-            async with self.db.begin() as conn:
+            async with self.write_db.begin() as conn:
                 await outages_repo.save(conn, list(pending.outages.values()), pending.changes,
                                         pending.feed)
         except Exception as exc:

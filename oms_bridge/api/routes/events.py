@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -10,6 +11,7 @@ from oms_bridge.api import keys
 from oms_bridge.api.auth import READERS, requires
 from oms_bridge.api.bodies import decode_events, read_limited
 from oms_bridge.api.engine_port import LogItem
+from oms_bridge.api.problems import ApiError
 from oms_bridge.api.runtime import INVALID
 from oms_bridge.errors import EventError
 
@@ -19,6 +21,8 @@ routes = web.RouteTableDef()
 
 #: At most this many invalid lines are explained one by one in an answer.
 MAX_REASONS = 100
+#: A batch that cannot even be queued within this long (back-pressure) is a 503.
+QUEUE_WAIT_S = 10.0
 
 
 @routes.post("/api/v1/events")
@@ -46,7 +50,14 @@ async def post_events(request: web.Request) -> web.Response:
                 reasons.append({"line": line, "field": exc.field, "reason": exc.reason})
             continue
         items.append((event, port.to_item(event)))
-    verdicts = await runtime.submit(items, source="http")
+    try:
+        async with asyncio.timeout(QUEUE_WAIT_S):
+            durable = await runtime.enqueue(items, source="http")
+    except TimeoutError:
+        raise ApiError(503, "Ingest queue full",
+                       f"the writer is {QUEUE_WAIT_S:.0f} s behind; retry later",
+                       headers={"Retry-After": "5"}) from None
+    verdicts = await durable
     counts = {"accepted": 0, "duplicate": 0, "unknown_meter": 0, "invalid": 0}
     for verdict in verdicts:
         if verdict is not None:
