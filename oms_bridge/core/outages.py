@@ -18,7 +18,9 @@ Lifecycle of an outage
   Then it is ``closed``: status ``restored`` (``momentary`` when the first
   restore came within ``momentary_s`` of the start). An interruption already
   back when its hold window expires is published directly as ``momentary`` and
-  is never ``active``; a momentary outage is never in the restoration feed.
+  is never ``active``; a momentary outage is never in the restoration feed. An
+  outage that only restores told of (every gasp lost: when it began is unknown)
+  is never ``momentary`` and never dispatched: it is recorded ``restored``.
 - At close, meters still dark are split (:meth:`Scorer.nested`) into **nested
   outages** (active, ``parent_outage_id`` set, a device below, only when "all
   their restores were lost" is unlikely even counting how many subtrees were
