@@ -468,12 +468,7 @@ class Runtime:
             if oid not in self._ords:
                 self._next_ord += 1
                 self._ords[oid] = self._next_ord
-            self._pending.outages[oid] = outages_repo.OutageRow(
-                outage_id=oid, ord=self._ords[oid], status=str(doc.get("status")),
-                feeder_id=doc.get("feeder_id"), device_id=doc.get("device_id"),
-                started_at_s=_parse_time(doc.get("started_at")),
-                parent_outage_id=doc.get("parent_outage_id"), doc=doc,
-            )
+            self._pending.outages[oid] = self._outage_row(oid, doc)
             self._pending.changes.append(outages_repo.ChangeRow(
                 oid, rev, str(change.get("change", "update")), str(doc.get("status")), doc))
         for item in self.engine.drain_restorations():
@@ -543,6 +538,10 @@ class Runtime:
         topology: Topology = switch[0]
         version_id = int(switch[1])
         try:
+            self._mark_stale(version_id)
+            await self._persist()
+            if self._pending:
+                raise StoreError("the outages of the old topology could not be written")
             async with self.db.begin() as conn:
                 feed_base = await outages_repo.last_feed_seq(conn)
                 epochs = await events_repo.list_epochs(conn)
@@ -558,6 +557,38 @@ class Runtime:
         self._revs.clear()
         self._event_clock = self._last_real_event = None
         batch.future.set_result([])
+
+    def _mark_stale(self, new_version_id: int) -> None:
+        """Flag the old engine's active outages before it is dropped.
+
+        They stay ``active``: no restoration was observed, so none is claimed
+        and the OMS keeps its incidents open until crews close them. Each gets
+        ``stale: true`` and the topology versions involved; the new engine
+        never updates them (it starts empty on the new topology).
+        """
+        if self.engine is None:
+            return
+        self._collect()  # whatever the old engine still had to say
+        for doc in self.engine.outages("active"):
+            oid = str(doc["outage_id"])
+            stale = {**doc, "stale": True, "topology_version_id": self.version_id,
+                     "superseded_by_version_id": new_version_id}
+            rev = self._revs.get(oid, 0) + 1
+            self._revs[oid] = rev
+            if oid not in self._ords:
+                self._next_ord += 1
+                self._ords[oid] = self._next_ord
+            self._pending.outages[oid] = self._outage_row(oid, stale)
+            self._pending.changes.append(
+                outages_repo.ChangeRow(oid, rev, "stale", str(doc.get("status")), stale))
+
+    def _outage_row(self, oid: str, doc: dict[str, Any]) -> outages_repo.OutageRow:
+        return outages_repo.OutageRow(
+            outage_id=oid, ord=self._ords[oid], status=str(doc.get("status")),
+            feeder_id=doc.get("feeder_id"), device_id=doc.get("device_id"),
+            started_at_s=_parse_time(doc.get("started_at")),
+            parent_outage_id=doc.get("parent_outage_id"), doc=doc,
+        )
 
     def _feed_high(self) -> int:
         return max((s for s, _, _ in self._pending.feed), default=0)
