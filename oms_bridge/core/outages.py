@@ -214,6 +214,10 @@ class OutageBook:
         self.stragglers: dict[int, Outage] = {}
         self._ami_bit = _Fenwick(topo.n_nodes)
         self._sp_bit = _Fenwick(topo.n_nodes)
+        #: memo of :meth:`_node_owner` per node, valid while its stamp is ``_ver``
+        self._ver = 0
+        self._memo_ver: list[int] = [-1] * topo.n_nodes
+        self._memo: list[Outage | None] = [None] * topo.n_nodes
         self._changes: dict[str, str] = {}
         self._removed: dict[str, dict[str, Any]] = {}
         self.feed: list[dict[str, Any]] = []
@@ -227,27 +231,40 @@ class OutageBook:
         o = self.at_sp.get(sp)
         if o is not None:
             return o
-        at_node = self.at_node
-        if not at_node:
+        if not self.at_node:
             return None
-        parent = self.tree.parent
         v = self.tree.sp_node[sp]
+        if v >= 0 and self._memo_ver[v] == self._ver:
+            return self._memo[v]
+        return self._node_owner(v)
+
+    def _node_owner(self, v: int) -> Outage | None:
+        """The open outage at node ``v`` or nearest above it (``v`` may be -1).
+
+        Memoised per node and stamped with :attr:`_ver`, which every change of
+        :attr:`at_node` bumps: between changes (thousands of events) a look-up
+        is one list read instead of a walk up the tree with a dict probe each.
+        """
+        ver, stamp, memo = self._ver, self._memo_ver, self._memo
+        at_node, parent = self.at_node, self.tree.parent
+        path: list[int] = []
+        o: Outage | None = None
         while v >= 0:
+            if stamp[v] == ver:
+                o = memo[v]
+                break
+            path.append(v)
             o = at_node.get(v)
             if o is not None:
-                return o
+                break
             v = parent[v]
-        return None
+        for u in path:
+            stamp[u] = ver
+            memo[u] = o
+        return o
 
     def owner_above(self, node: int) -> Outage | None:
-        at_node, parent = self.at_node, self.tree.parent
-        v = parent[node]
-        while v >= 0:
-            o = at_node.get(v)
-            if o is not None:
-                return o
-            v = parent[v]
-        return None
+        return self._node_owner(self.tree.parent[node])
 
     def excluded_ami(self, node: int) -> int:
         return self._ami_bit.range(node, self.tree.end[node])
@@ -285,6 +302,7 @@ class OutageBook:
                 self._serial += 1
                 self._node_serial[pos] = self._serial
             self.at_node[pos] = o
+            self._ver += 1
         else:
             pos = tree.sp_node[o.sp]
             o.ami_affected = 1 if tree.sp_is_ami[o.sp] else 0
@@ -314,14 +332,7 @@ class OutageBook:
         return self._sp_owner(o.sp)
 
     def _sp_owner(self, sp: int) -> Outage | None:
-        at_node, parent = self.at_node, self.tree.parent
-        v = self.tree.sp_node[sp]
-        while v >= 0:
-            x = at_node.get(v)
-            if x is not None:
-                return x
-            v = parent[v]
-        return None
+        return self._node_owner(self.tree.sp_node[sp])
 
     def _shift(self, o: Outage, d_ami: int, d_sp: int) -> None:
         o.ami_affected += d_ami
@@ -335,6 +346,7 @@ class OutageBook:
         if o.node >= 0:
             if self.at_node.get(o.node) is o:
                 del self.at_node[o.node]
+                self._ver += 1
                 del self._node_serial[o.node]
                 keys = self._node_keys
                 del keys[bisect_left(keys, o.node)]
