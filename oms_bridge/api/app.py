@@ -73,12 +73,16 @@ def create_app(
 CONNECT_TIMEOUT_S = 5.0
 STATEMENT_TIMEOUT_S = 30.0
 POOL_TIMEOUT_S = 5.0
+#: Connections kept open for readers: a pool smaller than the concurrent
+#: requests opens and closes a connection per request beyond it (that churn
+#: cost more than the queries themselves under load).
+READ_POOL_SIZE = 40
 
 
 def _engine(url: str, *, pre_ping: bool, pool_size: int) -> AsyncEngine:
     kwargs: dict[str, Any] = {"pool_pre_ping": pre_ping, "pool_timeout": POOL_TIMEOUT_S}
     if backend_of(url) == "postgresql":
-        kwargs.update(pool_size=pool_size, max_overflow=pool_size, connect_args={
+        kwargs.update(pool_size=pool_size, max_overflow=pool_size // 4, connect_args={
             "timeout": CONNECT_TIMEOUT_S, "command_timeout": STATEMENT_TIMEOUT_S})
     else:
         kwargs.update(connect_args={"timeout": CONNECT_TIMEOUT_S})
@@ -89,13 +93,16 @@ def _engine(url: str, *, pre_ping: bool, pool_size: int) -> AsyncEngine:
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
-    """Two engines: readers (pinged on checkout, so a restarted database costs no
-    failed request) and the single writer's (no ping: one round trip less per
-    batch; a connection that fails is invalidated by the write itself)."""
+    """Two engines: the readers' pool and the single writer's.
+
+    No ping on checkout (a round trip per request or batch): a connection that
+    fails is invalidated where it failed, the request answers 503 and the next
+    one gets a fresh connection.
+    """
     url = app[keys.SETTINGS].database_url
     ensure_sqlite_dir(url)
     await asyncio.to_thread(migrate.upgrade, url)
-    app[keys.DB] = _engine(url, pre_ping=True, pool_size=10)
+    app[keys.DB] = _engine(url, pre_ping=False, pool_size=READ_POOL_SIZE)
     app[keys.WRITE_DB] = _engine(url, pre_ping=False, pool_size=2)
     yield
     await app[keys.WRITE_DB].dispose()

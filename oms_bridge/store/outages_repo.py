@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, Text, cast, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from oms_bridge.errors import StoreError
 from oms_bridge.store.service_tables import outage_changes, outages, restorations
 
 __all__ = [
@@ -27,7 +28,9 @@ __all__ = [
     "list_changes",
     "list_children",
     "list_outages",
+    "list_outages_json",
     "list_restorations",
+    "list_restorations_json",
     "max_ord",
     "save",
 ]
@@ -111,6 +114,60 @@ async def list_outages(
     return [r.doc for r in rows], (int(rows[-1].ord) if more else None)
 
 
+async def list_outages_json(
+    conn: AsyncConnection, *, status: str | None = None, feeder: str | None = None,
+    since_s: float | None = None, until_s: float | None = None,
+    after: int = 0, limit: int = 100,
+) -> tuple[list[str], int | None]:
+    """:func:`list_outages` with each document as the JSON text stored (no decoding).
+
+    On PostgreSQL one statement on the raw connection: no ``BEGIN`` and
+    ``ROLLBACK`` round trips around a read.
+    """
+    if conn.dialect.name == "postgresql":
+        where, params = ["ord > $1"], list[Any]([after])
+        for clause, value in ((_PG_STATUS, status), (_PG_FEEDER, feeder),
+                              (_PG_SINCE, since_s), (_PG_UNTIL, until_s)):
+            if value is not None and value != "":
+                params.append(value)
+                where.append(clause.format(n=len(params)))
+        params.append(limit + 1)
+        sql = _PG_OUTAGES.format(where=" AND ".join(where), n=len(params))
+        rows = await _pg_fetch(conn, sql, params)
+    else:
+        stmt = _filtered(select(outages.c.ord, cast(outages.c.doc, Text)), status, feeder,
+                         since_s, until_s)
+        stmt = stmt.where(outages.c.ord > after).order_by(outages.c.ord).limit(limit + 1)
+        rows = [tuple(r) for r in (await conn.execute(stmt)).all()]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return [r[1] for r in rows], (int(rows[-1][0]) if more else None)
+
+
+_PG_OUTAGES = "SELECT ord, doc::text FROM outages WHERE {where} ORDER BY ord LIMIT ${n}"
+_PG_STATUS = "status = ${n}"
+_PG_FEEDER = "feeder_id = ${n}"
+_PG_SINCE = "started_at_s >= ${n}"
+_PG_UNTIL = "started_at_s < ${n}"
+_PG_FEED = "SELECT seq, doc::text FROM restorations WHERE seq > $1 ORDER BY seq LIMIT $2"
+
+
+async def _pg_fetch(conn: AsyncConnection, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """One statement on the asyncpg connection itself (autocommit read)."""
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    try:
+        return [tuple(r) for r in await driver.fetch(sql, *params)]
+    except (OSError, ConnectionError) as exc:
+        await conn.invalidate()
+        raise StoreError(f"database unreachable: {type(exc).__name__}") from exc
+    except Exception as exc:
+        if getattr(driver, "is_closed", lambda: False)():
+            await conn.invalidate()
+            raise StoreError(f"database unreachable: {type(exc).__name__}") from exc
+        raise
+
+
 async def count_outages(conn: AsyncConnection, status: str | None = None) -> int:
     stmt = select(func.count()).select_from(outages)
     if status:
@@ -150,6 +207,20 @@ async def list_restorations(
         .order_by(restorations.c.seq).limit(limit)
     )).all()
     return [dict(r.doc) for r in rows], (int(rows[-1].seq) if rows else after)
+
+
+async def list_restorations_json(
+    conn: AsyncConnection, *, after: int = 0, limit: int = 100
+) -> tuple[list[str], int]:
+    """:func:`list_restorations` with each item as the JSON text stored (no decoding)."""
+    if conn.dialect.name == "postgresql":
+        rows = await _pg_fetch(conn, _PG_FEED, [after, limit])
+    else:
+        rows = [tuple(r) for r in (await conn.execute(
+            select(restorations.c.seq, cast(restorations.c.doc, Text))
+            .where(restorations.c.seq > after).order_by(restorations.c.seq).limit(limit)
+        )).all()]
+    return [r[1] for r in rows], (int(rows[-1][0]) if rows else after)
 
 
 async def last_feed_seq(conn: AsyncConnection) -> int:

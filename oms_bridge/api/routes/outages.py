@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from oms_bridge.api import keys
@@ -72,13 +73,13 @@ async def list_outages(request: web.Request) -> web.Response:
     if "\x00" in request.query.get("feeder", ""):  # PostgreSQL text cannot hold it
         raise ApiError(400, "Invalid query parameter", "feeder must not contain NUL",
                        parameter="feeder")
+    since_s, until_s = _time_param(request, "since"), _time_param(request, "until")
     async with request.app[keys.DB].connect() as conn:
-        items, nxt = await outages_repo.list_outages(
+        items, nxt = await outages_repo.list_outages_json(
             conn, status=None if status == "all" else status,
             feeder=request.query.get("feeder") or None,
-            since_s=_time_param(request, "since"), until_s=_time_param(request, "until"),
-            after=after, limit=limit)
-    return web.json_response({"items": items, "next": None if nxt is None else str(nxt)})
+            since_s=since_s, until_s=until_s, after=after, limit=limit)
+    return _page(items, None if nxt is None else str(nxt))
 
 
 @routes.get("/api/v1/outages/{outage_id}")
@@ -114,8 +115,15 @@ async def list_restorations(request: web.Request) -> web.Response:
     after = _int_param(request, "after", 0)
     limit = _int_param(request, "limit", 100, lo=1, hi=MAX_LIMIT)
     async with request.app[keys.DB].connect() as conn:
-        items, nxt = await outages_repo.list_restorations(conn, after=after, limit=limit)
-    return web.json_response({"items": items, "next": nxt})
+        items, nxt = await outages_repo.list_restorations_json(conn, after=after, limit=limit)
+    return _page(items, nxt)
+
+
+def _page(items: list[str], nxt: str | int | None) -> web.Response:
+    """``{"items": [...], "next": ...}`` spliced from the stored JSON texts."""
+    body = b"".join((b'{"items":[', ",".join(items).encode(), b'],"next":',
+                     orjson.dumps(nxt), b"}"))
+    return web.Response(body=body, content_type="application/json")
 
 
 @routes.get("/api/v1/coverage")
