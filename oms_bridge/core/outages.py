@@ -87,6 +87,9 @@ from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from oms_bridge.core.events import format_time
 from oms_bridge.core.inference import TreeIndex
 from oms_bridge.core.kinds import DeviceKind, OutageStatus
@@ -195,6 +198,18 @@ class _Fenwick:
         return self.prefix(hi) - self.prefix(lo)
 
 
+def _roots(parent: NDArray[np.integer]) -> NDArray[np.int64]:
+    """The root of each node's tree (pointer jumping; any node order)."""
+    up = np.asarray(parent, dtype=np.int64).copy()
+    top = up < 0
+    up[top] = np.flatnonzero(top)
+    while True:
+        nxt = up[up]
+        if np.array_equal(nxt, up):
+            return up
+        up = nxt
+
+
 class OutageBook:
     """Every published outage, the open ones indexed by device, changes and feed."""
 
@@ -214,10 +229,20 @@ class OutageBook:
         self.stragglers: dict[int, Outage] = {}
         self._ami_bit = _Fenwick(topo.n_nodes)
         self._sp_bit = _Fenwick(topo.n_nodes)
-        #: memo of :meth:`_node_owner` per node, valid while its stamp is ``_ver``
-        self._ver = 0
-        self._memo_ver: list[int] = [-1] * topo.n_nodes
-        self._memo: list[Outage | None] = [None] * topo.n_nodes
+        # Memos per node (owner above, excluded counts), each stamped with the
+        # version of the node's tree: a change of the open index or the counts
+        # touches only the nodes of one tree (a node's owner and subtree lie in
+        # it), so it gives that tree a new version and leaves the others' memos.
+        n = topo.n_nodes
+        self._root: list[int] = _roots(topo.node_parent).tolist()
+        self._clock = 0
+        self._tree_ver: list[int] = [0] * n
+        self._memo_ver: list[int] = [-1] * n
+        self._memo: list[Outage | None] = [None] * n
+        self._xa_ver: list[int] = [-1] * n
+        self._xa: list[int] = [0] * n
+        self._xs_ver: list[int] = [-1] * n
+        self._xs: list[int] = [0] * n
         self._changes: dict[str, str] = {}
         self._removed: dict[str, dict[str, Any]] = {}
         self.feed: list[dict[str, Any]] = []
@@ -234,18 +259,21 @@ class OutageBook:
         if not self.at_node:
             return None
         v = self.tree.sp_node[sp]
-        if v >= 0 and self._memo_ver[v] == self._ver:
+        if v >= 0 and self._memo_ver[v] == self._tree_ver[self._root[v]]:
             return self._memo[v]
         return self._node_owner(v)
 
     def _node_owner(self, v: int) -> Outage | None:
         """The open outage at node ``v`` or nearest above it (``v`` may be -1).
 
-        Memoised per node and stamped with :attr:`_ver`, which every change of
-        :attr:`at_node` bumps: between changes (thousands of events) a look-up
-        is one list read instead of a walk up the tree with a dict probe each.
+        Memoised per node and stamped with the version of its tree, which every
+        change of :attr:`at_node` there bumps: between changes (thousands of
+        events) a look-up is a list read, not a walk up the tree with a dict
+        probe at each level.
         """
-        ver, stamp, memo = self._ver, self._memo_ver, self._memo
+        if v < 0:
+            return None
+        ver, stamp, memo = self._tree_ver[self._root[v]], self._memo_ver, self._memo
         at_node, parent = self.at_node, self.tree.parent
         path: list[int] = []
         o: Outage | None = None
@@ -267,10 +295,23 @@ class OutageBook:
         return self._node_owner(self.tree.parent[node])
 
     def excluded_ami(self, node: int) -> int:
-        return self._ami_bit.range(node, self.tree.end[node])
+        ver = self._tree_ver[self._root[node]]
+        if self._xa_ver[node] != ver:
+            self._xa[node] = self._ami_bit.range(node, self.tree.end[node])
+            self._xa_ver[node] = ver
+        return self._xa[node]
 
     def excluded_sp(self, node: int) -> int:
-        return self._sp_bit.range(node, self.tree.end[node])
+        ver = self._tree_ver[self._root[node]]
+        if self._xs_ver[node] != ver:
+            self._xs[node] = self._sp_bit.range(node, self.tree.end[node])
+            self._xs_ver[node] = ver
+        return self._xs[node]
+
+    def _changed(self, node: int) -> None:
+        """Invalidate the memos of ``node``'s tree (its open index or counts moved)."""
+        self._clock += 1
+        self._tree_ver[self._root[node]] = self._clock
 
     def nested_open(self, o: Outage) -> list[Outage]:
         """Open outages strictly inside ``o``'s subtree."""
@@ -302,7 +343,7 @@ class OutageBook:
                 self._serial += 1
                 self._node_serial[pos] = self._serial
             self.at_node[pos] = o
-            self._ver += 1
+            self._changed(pos)
         else:
             pos = tree.sp_node[o.sp]
             o.ami_affected = 1 if tree.sp_is_ami[o.sp] else 0
@@ -325,6 +366,7 @@ class OutageBook:
                 self.touch(inner)
         self._ami_bit.add(pos, o.ami_affected)
         self._sp_bit.add(pos, o.sp_affected)
+        self._changed(pos)
 
     def _owner_excluding(self, o: Outage) -> Outage | None:
         if o.node >= 0:
@@ -340,13 +382,14 @@ class OutageBook:
         pos = o.node if o.node >= 0 else self.tree.sp_node[o.sp]
         self._ami_bit.add(pos, d_ami)
         self._sp_bit.add(pos, d_sp)
+        self._changed(pos)
 
     def remove_open(self, o: Outage) -> None:
         """Drop an outage from the open index (closing, moving or merging)."""
         if o.node >= 0:
             if self.at_node.get(o.node) is o:
                 del self.at_node[o.node]
-                self._ver += 1
+                self._changed(o.node)
                 del self._node_serial[o.node]
                 keys = self._node_keys
                 del keys[bisect_left(keys, o.node)]
@@ -360,6 +403,7 @@ class OutageBook:
             pos = self.tree.sp_node[o.sp]
         self._ami_bit.add(pos, -o.ami_affected)
         self._sp_bit.add(pos, -o.sp_affected)
+        self._changed(pos)
         above = self._owner_excluding(o)
         if above is not None:
             # its meters fall back to the open outage above (dark because of it now)
