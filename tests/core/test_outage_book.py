@@ -58,7 +58,10 @@ def test_memoised_lookups_follow_every_change(seed: int) -> None:
     nodes = [v for v in range(topo.n_nodes) if tree.candidate[v]]
     open_: list[Outage] = []
     for step in range(60):
-        if open_ and rng.random() < 0.4:
+        if open_ and rng.random() < 0.15:
+            o = rng.choice(open_)
+            book.shrink(o, min(1, o.ami_affected), min(1, o.sp_affected))  # a nested child
+        elif open_ and rng.random() < 0.4:
             o = open_.pop(rng.randrange(len(open_)))
             book.remove_open(o)
         elif rng.random() < 0.7:
