@@ -47,12 +47,16 @@ Timer = tuple[float, int, Callable[[float, object], None], object]
 class Sequencer:
     """Releases buffered events and timers to ``on_event`` / timer callbacks."""
 
-    __slots__ = ("_b_eid", "_b_kind", "_b_sp", "_b_t", "_heap", "_max_seen", "_on_event",
-                 "_timer_seq", "_timers", "clock", "lateness_s")
+    __slots__ = ("_b_eid", "_b_kind", "_b_sp", "_b_t", "_by_kind", "_heap", "_max_seen",
+                 "_on_event", "_timer_seq", "_timers", "clock", "lateness_s")
 
-    def __init__(self, lateness_s: float, on_event: Callable[[float, str, int, int], None]):
+    def __init__(self, lateness_s: float, on_event: Callable[[float, str, int, int], None],
+                 *, by_kind: Sequence[Callable[[float, str, int], None]] | None = None):
+        """``by_kind[k](t, event_id, sp)``, when given, must do exactly what
+        ``on_event(t, event_id, sp, k)`` does: the bulk path calls it directly."""
         self.lateness_s = max(0.0, float(lateness_s))
         self._on_event = on_event
+        self._by_kind = by_kind
         self._heap: list[Item] = []
         self._timers: list[Timer] = []
         self._timer_seq = 0
@@ -233,6 +237,12 @@ class Sequencer:
             after: list[float]) -> None:
         """Apply events already in release order (columns), firing timers between."""
         timers, on_event = self._timers, self._on_event
+        handlers: Sequence[Callable[[float, str, int], None]] | dict[
+            int, Callable[[float, str, int], None]]
+        if self._by_kind is not None:
+            handlers = self._by_kind
+        else:
+            handlers = {k: _bind(on_event, k) for k in set(kind)}
         pop = heapq.heappop
         cur = -1
         lo = 0
@@ -250,7 +260,7 @@ class Sequencer:
             while timers and timers[0][0] < ti:
                 due, _, callback, token = pop(timers)
                 callback(due, token)
-            on_event(ti, e, p, k)
+            handlers[k](ti, e, p)
             if is_late:
                 limit = before[s]
                 while timers and timers[0][0] <= limit:
@@ -263,3 +273,10 @@ class Sequencer:
             _, _, callback, token = pop(timers)
             callback(due, token)
         self.clock = limit
+
+
+def _bind(on_event: Callable[[float, str, int, int], None],
+          kind: int) -> Callable[[float, str, int], None]:
+    def call(t: float, event_id: str, sp: int) -> None:
+        on_event(t, event_id, sp, kind)
+    return call
