@@ -55,7 +55,7 @@ class RedisSettings:
     url: str = ""
     stream: str = "oms-bridge:events"
     group: str = "oms-bridge"
-    batch_size: int = 1000
+    batch_size: int = 5000
     block_ms: int = 1000
 
 
