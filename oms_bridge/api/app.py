@@ -71,6 +71,8 @@ def create_app(
 
 #: Bounded waits, so an unreachable database means a quick 503, never a hang.
 CONNECT_TIMEOUT_S = 5.0
+#: SQLite waits this long for a lock, the same bound as a PostgreSQL connect.
+_SQLITE_BUSY_PRAGMA = "PRAGMA busy_timeout=5000"
 STATEMENT_TIMEOUT_S = 30.0
 POOL_TIMEOUT_S = 5.0
 #: Connections kept open for readers: a pool smaller than the concurrent
@@ -114,7 +116,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute(f"PRAGMA busy_timeout={int(CONNECT_TIMEOUT_S * 1000)}")
+        cursor.execute(_SQLITE_BUSY_PRAGMA)
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:
         cursor.close()
