@@ -1,6 +1,6 @@
 """``gis-import``: check, load and synthesise GIS topology exports.
 
-    gis-import check EXPORT [--json] [--paths FILE] [--tolerance-m M]
+    gis-import check EXPORT [--json] [--paths FILE] [--verify] [--tolerance-m M]
     gis-import load EXPORT [--database-url URL] [--json]
     gis-import versions | activate VERSION | rollback [--database-url URL]
     gis-import synth OUT_DIR --service-points N --feeders F [--seed S] [--zip]
@@ -195,11 +195,20 @@ def _cmd_check(args: argparse.Namespace) -> int:
         paths = paths_of(result.topology) if result.topology is not None else {}
         Path(args.paths).write_bytes(orjson.dumps(paths))
         say(f"wrote paths of {len(paths):,} service points to {args.paths}")
+    if args.verify and result.topology is not None:
+        from gis_import.verify import verify_topology  # noqa: PLC0415 - networkx on demand
+
+        say("verifying the compiled topology against a networkx graph")
+        report["verification"] = verify_topology(result.topology)
     if args.json:
         _write_json(report)
     else:
         print(format_summary(report))
+        if "verification" in report:
+            print("verification: " + ("; ".join(report["verification"]) or "ok"))
     say("done")
+    if report.get("verification"):
+        return EXIT_UNREADABLE
     return EXIT_OK if result.topology is not None else _untraceable(args)
 
 
@@ -334,6 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
     _import_options(p)
     p.add_argument("--paths", metavar="FILE",
                    help="write every service point's feeder and upstream devices as JSON")
+    p.add_argument("--verify", action="store_true",
+                   help="re-derive the compiled tree with networkx and report any disagreement")
     p.set_defaults(func=_cmd_check)
 
     p = sub.add_parser("load", help="import an export, store it as a version and activate it")
