@@ -26,12 +26,13 @@ from oms_bridge.api.auth import Authenticator, TicketBook, make_auth_middleware
 from oms_bridge.api.engine_port import CorePort, EnginePort
 from oms_bridge.api.metrics import ServiceMetrics
 from oms_bridge.api.problems import problem_middleware
+from oms_bridge.api.read_cache import FeedCache, OutageCache, OutageRowText, ReadCaches
 from oms_bridge.api.routes import add_routes
 from oms_bridge.api.runtime import Runtime, RuntimeOptions
 from oms_bridge.bus.broadcast import Hub
 from oms_bridge.core.topology import Topology
 from oms_bridge.settings import Settings
-from oms_bridge.store import events_repo, migrate, topology_repo
+from oms_bridge.store import events_repo, migrate, outages_repo, topology_repo
 from oms_bridge.store.engine import ensure_sqlite_dir
 from oms_bridge.store.urls import async_url, backend_of
 from oms_bridge.web import setup_web
@@ -60,6 +61,7 @@ def create_app(
     app[keys.TICKETS] = tickets
     app[keys.REDIS] = None
     app[keys.CONSUMER] = None
+    app[keys.READ_CACHES] = _read_caches(app)
     add_routes(app)
     setup_web(app, lambda: app[keys.RUNTIME].topology if keys.RUNTIME in app else None,
               settings)
@@ -67,6 +69,20 @@ def create_app(
     app.cleanup_ctx.append(_runtime_ctx(options or RuntimeOptions()))
     app.cleanup_ctx.append(_redis_ctx(consumer_name))
     return app
+
+
+def _read_caches(app: web.Application) -> ReadCaches:
+    """Caches that load their chunks through the readers' pool."""
+
+    async def feed(lo: int, hi: int) -> list[tuple[int, str]]:
+        async with app[keys.DB].connect() as conn:
+            return await outages_repo.feed_range_json(conn, lo, hi)
+
+    async def outages(lo: int, hi: int) -> list[OutageRowText]:
+        async with app[keys.DB].connect() as conn:
+            return await outages_repo.outage_range_json(conn, lo, hi)
+
+    return ReadCaches(FeedCache(feed), OutageCache(outages))
 
 
 #: Bounded waits, so an unreachable database means a quick 503, never a hang.
@@ -151,7 +167,8 @@ async def _active_topology(app: web.Application) -> tuple[Topology, int] | None:
 def _runtime_ctx(options: RuntimeOptions) -> Any:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         runtime = Runtime(app[keys.DB], app[keys.PORT], metrics=app[keys.METRICS],
-                          hub=app[keys.HUB], options=options, write_db=app[keys.WRITE_DB])
+                          hub=app[keys.HUB], options=options, write_db=app[keys.WRITE_DB],
+                          caches=app[keys.READ_CACHES])
         app[keys.RUNTIME] = runtime
         found = await _active_topology(app)
         await runtime.start(*(found or (None, None)))

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from oms_bridge.api.auth import TicketBook
 from oms_bridge.api.engine_port import EnginePort
 from oms_bridge.api.metrics import ServiceMetrics
+from oms_bridge.api.read_cache import ReadCaches
 from oms_bridge.api.runtime import Runtime
 from oms_bridge.bus.broadcast import Hub
 from oms_bridge.settings import Settings
@@ -20,6 +21,7 @@ __all__ = [
     "HUB",
     "METRICS",
     "PORT",
+    "READ_CACHES",
     "REDIS",
     "RUNTIME",
     "SETTINGS",
@@ -36,6 +38,8 @@ METRICS = web.AppKey("metrics", ServiceMetrics)
 HUB = web.AppKey("hub", Hub)
 TICKETS = web.AppKey("tickets", TicketBook)
 PORT = web.AppKey("port", EnginePort)
+#: The restoration feed and outage list caches, fed by the runtime's writer.
+READ_CACHES = web.AppKey("read_caches", ReadCaches)
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 

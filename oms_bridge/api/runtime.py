@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oms_bridge.api.engine_port import EngineLike, EnginePort, LogItem
 from oms_bridge.api.metrics import ServiceMetrics
+from oms_bridge.api.read_cache import ReadCaches
 from oms_bridge.bus.broadcast import Hub
 from oms_bridge.bus.queue import Batch, IngestQueue
 from oms_bridge.core.topology import Topology
@@ -114,6 +115,7 @@ class Runtime:
     def __init__(
         self, db: AsyncEngine, port: EnginePort, *, metrics: ServiceMetrics, hub: Hub,
         options: RuntimeOptions | None = None, write_db: AsyncEngine | None = None,
+        caches: ReadCaches | None = None,
     ) -> None:
         self.db = db
         #: The writer's own engine (no pre-ping), for the log and outage writes.
@@ -148,6 +150,8 @@ class Runtime:
         self.replayed = 0
         #: ``(version_id, rows)`` of the last coverage computed by the API.
         self.coverage_cache: tuple[int | None, list[dict[str, Any]]] | None = None
+        #: The read API's caches, told of every outage and feed commit.
+        self.caches = caches
 
     # ------------------------------------------------------------ lifecycle
     async def start(self, topology: Topology | None, version_id: int | None) -> None:
@@ -163,6 +167,8 @@ class Runtime:
                     current = Epoch(len(epochs) + 1, self._seq + 1, version_id, feed_base)
                     await events_repo.add_epoch(conn, current)
                 self.epoch = current
+        if self.caches is not None:
+            self.caches.committed(feed_base, (), self._next_ord)
         if topology is not None and self.epoch is not None:
             self.topology, self.version_id = topology, version_id
             self.engine = self.port.make_engine(topology)
@@ -490,6 +496,10 @@ class Runtime:
             self.metrics.store_errors.inc(op="outages")
             log.warning("outage write failed, will retry: %s", exc)
             return
+        if self.caches is not None:
+            self.caches.committed(max((s for s, _, _ in pending.feed), default=0),
+                                  [r.ord for r in pending.outages.values()],
+                                  max((r.ord for r in pending.outages.values()), default=0))
         self.metrics.restorations.inc(len(pending.feed))
         self._pending = _Pending({}, [], [])
 

@@ -23,6 +23,7 @@ __all__ = [
     "ChangeRow",
     "OutageRow",
     "count_outages",
+    "feed_range_json",
     "get_outage",
     "last_feed_seq",
     "list_changes",
@@ -32,6 +33,7 @@ __all__ = [
     "list_restorations",
     "list_restorations_json",
     "max_ord",
+    "outage_range_json",
     "save",
 ]
 
@@ -166,6 +168,38 @@ async def _pg_fetch(conn: AsyncConnection, sql: str, params: list[Any]) -> list[
             await conn.invalidate()
             raise StoreError(f"database unreachable: {type(exc).__name__}") from exc
         raise
+
+
+_PG_FEED_RANGE = ("SELECT seq, doc::text FROM restorations WHERE seq > $1 AND seq <= $2 "
+                  "ORDER BY seq")
+_PG_OUTAGE_RANGE = ("SELECT ord, status, feeder_id, doc::text FROM outages "
+                    "WHERE ord > $1 AND ord <= $2 ORDER BY ord")
+
+
+async def feed_range_json(conn: AsyncConnection, lo: int, hi: int) -> list[tuple[int, str]]:
+    """Feed items with ``lo < seq <= hi`` in order, each as the JSON text stored."""
+    if conn.dialect.name == "postgresql":
+        rows = await _pg_fetch(conn, _PG_FEED_RANGE, [lo, hi])
+    else:
+        rows = [tuple(r) for r in (await conn.execute(
+            select(restorations.c.seq, cast(restorations.c.doc, Text))
+            .where(restorations.c.seq > lo, restorations.c.seq <= hi)
+            .order_by(restorations.c.seq))).all()]
+    return [(int(r[0]), str(r[1])) for r in rows]
+
+
+async def outage_range_json(
+    conn: AsyncConnection, lo: int, hi: int,
+) -> list[tuple[int, str, str | None, str]]:
+    """``(ord, status, feeder_id, doc text)`` of the outages with ``lo < ord <= hi``."""
+    if conn.dialect.name == "postgresql":
+        rows = await _pg_fetch(conn, _PG_OUTAGE_RANGE, [lo, hi])
+    else:
+        rows = [tuple(r) for r in (await conn.execute(
+            select(outages.c.ord, outages.c.status, outages.c.feeder_id,
+                   cast(outages.c.doc, Text))
+            .where(outages.c.ord > lo, outages.c.ord <= hi).order_by(outages.c.ord))).all()]
+    return [(int(r[0]), str(r[1]), r[2], str(r[3])) for r in rows]
 
 
 async def count_outages(conn: AsyncConnection, status: str | None = None) -> int:

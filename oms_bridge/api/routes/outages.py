@@ -74,11 +74,16 @@ async def list_outages(request: web.Request) -> web.Response:
         raise ApiError(400, "Invalid query parameter", "feeder must not contain NUL",
                        parameter="feeder")
     since_s, until_s = _time_param(request, "since"), _time_param(request, "until")
+    feeder = request.query.get("feeder") or None
+    if since_s is None and until_s is None:
+        found = await request.app[keys.READ_CACHES].outages.page(
+            None if status == "all" else status, feeder, after, limit)
+        if found is not None:
+            return _page_bytes(found[0], None if found[1] is None else str(found[1]))
     async with request.app[keys.DB].connect() as conn:
         items, nxt = await outages_repo.list_outages_json(
             conn, status=None if status == "all" else status,
-            feeder=request.query.get("feeder") or None,
-            since_s=since_s, until_s=until_s, after=after, limit=limit)
+            feeder=feeder, since_s=since_s, until_s=until_s, after=after, limit=limit)
     return _page(items, None if nxt is None else str(nxt))
 
 
@@ -114,15 +119,20 @@ async def get_outage(request: web.Request) -> web.Response:
 async def list_restorations(request: web.Request) -> web.Response:
     after = _int_param(request, "after", 0)
     limit = _int_param(request, "limit", 100, lo=1, hi=MAX_LIMIT)
-    async with request.app[keys.DB].connect() as conn:
-        items, nxt = await outages_repo.list_restorations_json(conn, after=after, limit=limit)
-    return _page(items, nxt)
+    items, nxt = await request.app[keys.READ_CACHES].feed.page(after, limit)
+    return _page_bytes(items, nxt)
 
 
 def _page(items: list[str], nxt: str | int | None) -> web.Response:
     """``{"items": [...], "next": ...}`` spliced from the stored JSON texts."""
     body = b"".join((b'{"items":[', ",".join(items).encode(), b'],"next":',
                      orjson.dumps(nxt), b"}"))
+    return web.Response(body=body, content_type="application/json")
+
+
+def _page_bytes(items: list[bytes], nxt: str | int | None) -> web.Response:
+    """:func:`_page` from the cached JSON bytes."""
+    body = b"".join((b'{"items":[', b",".join(items), b'],"next":', orjson.dumps(nxt), b"}"))
     return web.Response(body=body, content_type="application/json")
 
 

@@ -1,0 +1,204 @@
+"""Per-process caches of the two hot reads: the restoration feed and the outage list.
+
+Both keep stored rows in *chunks* of :data:`CHUNK` consecutive keys (feed
+``seq``, outage ``ord``), each document as the JSON bytes stored, so a page is
+a slice of a chunk or two joined: no query, no decoding, no re-encoding.
+Chunks live in a bounded LRU; pages overlap, so chunks hold each row once.
+
+**Feed.** Items never change once written and ``seq`` only grows, and the
+single writer commits them in ``seq`` order, so every item with ``seq`` at or
+below the committed high-water mark (:attr:`FeedCache.high`, set by the writer
+after each commit) is stored for good. A chunk records up to which ``seq`` it
+is complete; it serves items up to there and is reloaded only when a page needs
+items past it that have been committed since. Nothing is ever invalidated.
+
+**Outages.** Rows change (status, restored_at), so the writer hands the
+``ord`` of every outage it wrote to :meth:`OutageCache.committed` right after
+the commit: their chunks are dropped and the commit counter bumped; a chunk
+loaded while a commit happened is used for that request but not kept. A
+request that starts after a commit therefore never sees data older than it.
+Each chunk indexes its rows by ``(status, feeder)`` on first use.
+
+Assumes one writer per database (today's design), which feeds both caches.
+Several workers would read the high-water mark and a commit counter from the
+database instead, one cheap query per request, or subscribe to the writer.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+__all__ = ["CHUNK", "FeedCache", "OutageCache", "OutageRowText", "ReadCaches"]
+
+#: Keys (seq or ord) per chunk.
+CHUNK = 128
+#: Chunks kept per cache: 512 x 128 rows, some 25-40 MB of stored JSON.
+MAX_CHUNKS = 512
+#: Most chunk loads one outage-list request may do; past it the page comes
+#: from the database (a rare filter on a cold cache), later requests go on warming.
+MAX_LOADS = 8
+
+#: ``(ord, status, feeder_id, doc JSON text)`` as loaded for the outage cache.
+OutageRowText = tuple[int, str, str | None, str]
+FeedLoader = Callable[[int, int], Awaitable[list[tuple[int, str]]]]
+OutageLoader = Callable[[int, int], Awaitable[list[OutageRowText]]]
+
+
+@dataclass
+class _FeedChunk:
+    seqs: list[int]
+    docs: list[bytes]
+    complete_to: int
+
+
+class FeedCache:
+    """Restoration feed pages ``(after, limit)`` from immutable chunks."""
+
+    def __init__(self, load: FeedLoader, *, chunk: int = CHUNK,
+                 max_chunks: int = MAX_CHUNKS) -> None:
+        self._load = load
+        self._size = chunk
+        self._max = max_chunks
+        self._chunks: OrderedDict[int, _FeedChunk] = OrderedDict()
+        #: Every item with ``seq`` at or below it is committed (set by the writer).
+        self.high = 0
+
+    def committed(self, high: int) -> None:
+        self.high = max(self.high, high)
+
+    async def page(self, after: int, limit: int) -> tuple[list[bytes], int]:
+        """Items with ``seq > after``, at most ``limit``; ``next`` as the feed defines it."""
+        high = self.high
+        out: list[bytes] = []
+        last = after
+        pos = after
+        size = self._size
+        while len(out) < limit and pos < high:
+            k = pos // size
+            end = (k + 1) * size
+            need_to = min(end, high)
+            chunk = self._chunks.get(k)
+            if chunk is None or chunk.complete_to < need_to:
+                rows = await self._load(k * size, end)
+                chunk = _FeedChunk([r[0] for r in rows], [r[1].encode() for r in rows],
+                                   need_to)
+                self._keep(k, chunk)
+            else:
+                self._chunks.move_to_end(k)
+            i = bisect_right(chunk.seqs, pos)
+            j = min(len(chunk.seqs), i + limit - len(out))
+            # only what is known complete: seqs above need_to may still be filling
+            while j > i and chunk.seqs[j - 1] > need_to:
+                j -= 1
+            if j > i:
+                out += chunk.docs[i:j]
+                last = chunk.seqs[j - 1]
+            pos = end
+        return out, last
+
+    def _keep(self, k: int, chunk: _FeedChunk) -> None:
+        self._chunks[k] = chunk
+        self._chunks.move_to_end(k)
+        while len(self._chunks) > self._max:
+            self._chunks.popitem(last=False)
+
+
+@dataclass
+class _OutageChunk:
+    rows: list[OutageRowText]
+    docs: list[bytes]
+    index: dict[tuple[str | None, str | None], tuple[list[int], list[bytes]]] = field(
+        default_factory=dict)
+
+    def select(self, status: str | None, feeder: str | None) -> tuple[list[int], list[bytes]]:
+        key = (status, feeder)
+        found = self.index.get(key)
+        if found is None:
+            picked = [i for i, r in enumerate(self.rows)
+                      if (status is None or r[1] == status) and (feeder is None or r[2] == feeder)]
+            found = ([self.rows[i][0] for i in picked], [self.docs[i] for i in picked])
+            self.index[key] = found
+        return found
+
+
+class OutageCache:
+    """Outage list pages by ``(status, feeder, after, limit)``, dropped chunk-wise on commit."""
+
+    def __init__(self, load: OutageLoader, *, chunk: int = CHUNK,
+                 max_chunks: int = MAX_CHUNKS, max_loads: int = MAX_LOADS) -> None:
+        self._load = load
+        self._size = chunk
+        self._max = max_chunks
+        self._max_loads = max_loads
+        self._chunks: OrderedDict[int, _OutageChunk] = OrderedDict()
+        #: Highest ``ord`` committed (set by the writer).
+        self.high = 0
+        #: Bumped after every outage write the writer committed.
+        self.commits = 0
+
+    def committed(self, ords: Iterable[int]) -> None:
+        """The writer committed these outages: forget their chunks."""
+        size = self._size
+        for k in {(o - 1) // size for o in ords}:
+            self._chunks.pop(k, None)
+        self.commits += 1
+
+    def set_high(self, high: int) -> None:
+        self.high = max(self.high, high)
+
+    async def page(self, status: str | None, feeder: str | None, after: int,
+                   limit: int) -> tuple[list[bytes], int | None] | None:
+        """One page, ``next`` the cursor or ``None``; ``None`` when too cold to answer."""
+        high = self.high
+        out: list[bytes] = []
+        ords: list[int] = []
+        want = limit + 1
+        pos = after
+        size = self._size
+        loads = 0
+        while len(out) < want and pos < high:
+            k = pos // size
+            chunk = self._chunks.get(k)
+            if chunk is None:
+                if loads == self._max_loads:
+                    return None
+                loads += 1
+                chunk = await self._fetch(k)
+            else:
+                self._chunks.move_to_end(k)
+            keys, docs = chunk.select(status, feeder)
+            i = bisect_right(keys, pos)
+            j = min(len(keys), i + want - len(out))
+            out += docs[i:j]
+            ords += keys[i:j]
+            pos = (k + 1) * size
+        if len(out) > limit:
+            return out[:limit], ords[limit - 1]
+        return out, None
+
+    async def _fetch(self, k: int) -> _OutageChunk:
+        commits = self.commits
+        rows = await self._load(k * self._size, (k + 1) * self._size)
+        chunk = _OutageChunk(rows, [r[3].encode() for r in rows])
+        if commits == self.commits:  # nothing written meanwhile: keep it
+            self._chunks[k] = chunk
+            while len(self._chunks) > self._max:
+                self._chunks.popitem(last=False)
+        return chunk
+
+
+class ReadCaches:
+    """The two caches, fed by the writer after each commit."""
+
+    def __init__(self, feed: FeedCache, outages: OutageCache) -> None:
+        self.feed = feed
+        self.outages = outages
+
+    def committed(self, feed_high: int, ords: Iterable[int], max_ord: int) -> None:
+        """Call right after a commit, before the next await: feed mark, then outages."""
+        self.outages.committed(ords)
+        self.outages.set_high(max_ord)
+        self.feed.committed(feed_high)

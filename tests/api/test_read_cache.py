@@ -1,0 +1,116 @@
+"""The read caches answer exactly what a query on the stored rows would, across commits."""
+
+from __future__ import annotations
+
+import random
+
+import orjson
+
+from oms_bridge.api.read_cache import FeedCache, OutageCache, OutageRowText
+
+STATUSES = ("active", "restored", "momentary")
+FEEDERS = ("F1", "F2", "F3")
+
+
+class Store:
+    """Stored rows plus a count of loads, standing in for the database."""
+
+    def __init__(self) -> None:
+        self.feed: dict[int, str] = {}
+        self.outages: dict[int, tuple[str, str, str]] = {}  # ord -> status, feeder, doc
+        self.loads = 0
+
+    async def load_feed(self, lo: int, hi: int) -> list[tuple[int, str]]:
+        self.loads += 1
+        return [(s, d) for s, d in sorted(self.feed.items()) if lo < s <= hi]
+
+    async def load_outages(self, lo: int, hi: int) -> list[OutageRowText]:
+        self.loads += 1
+        return [(o, st, f, d) for o, (st, f, d) in sorted(self.outages.items()) if lo < o <= hi]
+
+    def feed_page(self, after: int, limit: int, upto: int | None = None,
+                  ) -> tuple[list[bytes], int]:
+        seqs = sorted(s for s in self.feed if s > after and (upto is None or s <= upto))[:limit]
+        return [self.feed[s].encode() for s in seqs], (seqs[-1] if seqs else after)
+
+    def outage_page(self, status: str | None, feeder: str | None, after: int,
+                    limit: int) -> tuple[list[bytes], int | None]:
+        ords = [o for o, (st, f, _) in sorted(self.outages.items())
+                if o > after and status in (None, st) and feeder in (None, f)]
+        page = ords[:limit]
+        return ([self.outages[o][2].encode() for o in page],
+                page[-1] if len(ords) > limit else None)
+
+
+async def test_feed_pages_match_the_store_as_items_are_committed() -> None:
+    store, rng = Store(), random.Random(3)
+    cache = FeedCache(store.load_feed, chunk=8, max_chunks=4)
+    seq = 0
+    for _ in range(30):
+        for _ in range(rng.randrange(0, 12)):
+            seq += 1
+            store.feed[seq] = orjson.dumps({"seq": seq}).decode()
+        # stored but not yet announced by the writer: the cache must not serve it
+        for _ in range(20):
+            after, limit = rng.randrange(0, seq + 2), rng.randrange(1, 20)
+            assert await cache.page(after, limit) == store.feed_page(after, limit, cache.high)
+        cache.committed(seq)
+        for _ in range(20):
+            after, limit = rng.randrange(0, seq + 2), rng.randrange(1, 20)
+            assert await cache.page(after, limit) == store.feed_page(after, limit)
+
+
+async def test_feed_serves_repeated_pages_without_loading() -> None:
+    store = Store()
+    store.feed = {s: f'{{"seq":{s}}}' for s in range(1, 101)}
+    cache = FeedCache(store.load_feed, chunk=16)
+    cache.committed(100)
+    first = await cache.page(10, 30)
+    loads = store.loads
+    assert await cache.page(10, 30) == first == store.feed_page(10, 30)
+    assert store.loads == loads
+
+
+async def test_outage_pages_match_the_store_across_writes() -> None:
+    store, rng = Store(), random.Random(5)
+    cache = OutageCache(store.load_outages, chunk=8, max_chunks=6, max_loads=3)
+    high = 0
+    for _ in range(40):
+        written = []
+        for _ in range(rng.randrange(0, 10)):  # new outages
+            high += 1
+            written.append(high)
+        for _ in range(rng.randrange(0, 4)):  # updates of older ones
+            if high:
+                written.append(rng.randrange(1, high + 1))
+        for o in written:
+            st, f = rng.choice(STATUSES), rng.choice(FEEDERS)
+            store.outages[o] = (st, f, orjson.dumps({"ord": o, "status": st}).decode())
+        cache.committed(written)
+        cache.set_high(high)
+        for _ in range(25):
+            status = rng.choice((None, *STATUSES))
+            feeder = rng.choice((None, *FEEDERS))
+            after, limit = rng.randrange(0, high + 2), rng.randrange(1, 15)
+            found = await cache.page(status, feeder, after, limit)
+            if found is not None:  # None: too cold, the caller asks the database
+                assert found == store.outage_page(status, feeder, after, limit)
+
+
+async def test_a_chunk_loaded_across_a_commit_is_not_kept() -> None:
+    store = Store()
+    store.outages = {o: ("active", "F1", f'{{"o":{o}}}') for o in range(1, 5)}
+
+    cache: OutageCache
+
+    async def racing_load(lo: int, hi: int) -> list[OutageRowText]:
+        rows = await store.load_outages(lo, hi)
+        if store.loads == 1:  # the writer commits while the first load is in flight
+            store.outages[1] = ("restored", "F1", '{"o":1,"r":1}')
+            cache.committed([1])
+        return rows
+
+    cache = OutageCache(racing_load, chunk=8)
+    cache.set_high(4)
+    await cache.page("active", None, 0, 10)
+    assert await cache.page("active", None, 0, 10) == store.outage_page("active", None, 0, 10)
