@@ -33,10 +33,15 @@ from dataclasses import dataclass, field
 
 __all__ = ["CHUNK", "FeedCache", "OutageCache", "OutageRowText", "ReadCaches"]
 
-#: Keys (seq or ord) per chunk.
+#: Feed seqs per chunk: a page of 100 spans one or two chunks.
 CHUNK = 128
-#: Chunks kept per cache: 512 x 128 rows, some 25-40 MB of stored JSON.
+#: Feed chunks kept: 512 x 128 items, some 20-25 MB of stored JSON.
 MAX_CHUNKS = 512
+#: Outage ords per chunk: larger, so a page of a sparse status (momentary,
+#: active) walks a few chunks, not a dozen; a write reloads 512 rows (~1 ms).
+OUTAGE_CHUNK = 512
+#: Outage chunks kept: 128 x 512 rows, some 30-40 MB of stored JSON.
+OUTAGE_MAX_CHUNKS = 128
 #: Most chunk loads one outage-list request may do; past it the page comes
 #: from the database (a rare filter on a cold cache), later requests go on warming.
 MAX_LOADS = 8
@@ -127,8 +132,8 @@ class _OutageChunk:
 class OutageCache:
     """Outage list pages by ``(status, feeder, after, limit)``, dropped chunk-wise on commit."""
 
-    def __init__(self, load: OutageLoader, *, chunk: int = CHUNK,
-                 max_chunks: int = MAX_CHUNKS, max_loads: int = MAX_LOADS) -> None:
+    def __init__(self, load: OutageLoader, *, chunk: int = OUTAGE_CHUNK,
+                 max_chunks: int = OUTAGE_MAX_CHUNKS, max_loads: int = MAX_LOADS) -> None:
         self._load = load
         self._size = chunk
         self._max = max_chunks
@@ -154,7 +159,7 @@ class OutageCache:
         """One page, ``next`` the cursor or ``None``; ``None`` when too cold to answer."""
         high = self.high
         out: list[bytes] = []
-        ords: list[int] = []
+        last = 0  # ord of the limit-th item, once the page holds that many
         want = limit + 1
         pos = after
         size = self._size
@@ -172,11 +177,13 @@ class OutageCache:
             keys, docs = chunk.select(status, feeder)
             i = bisect_right(keys, pos)
             j = min(len(keys), i + want - len(out))
+            if len(out) < limit <= len(out) + j - i:
+                last = keys[i + limit - len(out) - 1]
             out += docs[i:j]
-            ords += keys[i:j]
             pos = (k + 1) * size
         if len(out) > limit:
-            return out[:limit], ords[limit - 1]
+            del out[limit:]
+            return out, last
         return out, None
 
     async def _fetch(self, k: int) -> _OutageChunk:
