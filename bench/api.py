@@ -16,6 +16,9 @@ concurrent connections, ``--seconds`` per measurement, loopback only) requests
   statuses,
 * ``GET /trivial``, the reference, in the same run,
 
+(the service answers both from its per-process read caches,
+``oms_bridge.api.read_cache``: 50,000 rows fit their bounds, so after the first
+pass every page is served from memory; the database sees chunk loads only)
 and prints requests/s and p99 latency of each (medians of ``--repeat`` rounds)
 and the ratio of each endpoint's requests/s to the trivial handler's (target
 at least 0.5).
