@@ -10,6 +10,9 @@ from pathlib import Path
 import psycopg2
 import pytest
 import redis
+from sqlalchemy import create_engine, text
+
+from oms_bridge.store.urls import sync_url
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -73,3 +76,14 @@ def redis_test_url() -> str:
     finally:
         client.close()
     return REDIS_TEST_URL
+
+
+def reset_pg_schema(url: str) -> None:
+    """Empty a scratch PostgreSQL database between tests that share it."""
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from sqlalchemy import create_engine, text
 
 from oms_bridge.api.app import create_app
 from oms_bridge.api.runtime import RuntimeOptions
@@ -18,8 +17,8 @@ from oms_bridge.core.topology import Topology
 from oms_bridge.settings import DatabaseSettings, ServiceSettings, Settings
 from oms_bridge.store import migrate, topology_repo
 from oms_bridge.store.engine import create_sync_engine
-from oms_bridge.store.urls import sync_url
 from tests.api.standin import StandInPort, small_topology
+from tests.conftest import reset_pg_schema
 
 TOKENS = {"head-end": "he-secret", "oms": "oms-secret", "gis-admin": "gis-secret",
           "dispatcher": "disp-secret"}
@@ -52,14 +51,6 @@ def seed_topology(url: str, topology: Topology) -> int:
     return vid
 
 
-def _reset_pg(url: str) -> None:
-    engine = create_engine(sync_url(url))
-    try:
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture(params=[pytest.param("sqlite", id="sqlite"),
@@ -68,7 +59,7 @@ def service_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'service.db'}"
     url: str = request.getfixturevalue("pg_scratch_url")
-    _reset_pg(url)
+    reset_pg_schema(url)
     return url
 
 

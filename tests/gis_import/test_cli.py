@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 import orjson
 import pytest
-from sqlalchemy import create_engine, text
 
 from gis_import.build import build_topology
 from gis_import.cli import format_summary, main
@@ -17,7 +16,7 @@ from gis_import.readers import read_export
 from gis_import.synth import SynthSpec, write_export
 from oms_bridge.store import topology_repo
 from oms_bridge.store.engine import create_sync_engine
-from oms_bridge.store.urls import sync_url
+from tests.conftest import reset_pg_schema
 
 
 @pytest.fixture(scope="module")
@@ -202,14 +201,6 @@ def test_check_ckt7_paths_equal_shared_truth(
     assert _json(out) == _json(shared_feeders / "ckt7" / "paths.json")
 
 
-def _fresh_schema(url: str) -> None:
-    engine = create_engine(sync_url(url))
-    try:
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-    finally:
-        engine.dispose()
 
 
 @pytest.mark.shared
@@ -217,7 +208,7 @@ def _fresh_schema(url: str) -> None:
 def test_ckt24_loads_into_postgresql_and_round_trips(
     shared_feeders: Path, pg_scratch_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _fresh_schema(pg_scratch_url)
+    reset_pg_schema(pg_scratch_url)
     ckt24 = shared_feeders / "ckt24"
     assert main(["load", str(ckt24), "--database-url", pg_scratch_url]) == 0
     assert "stored and activated topology version 1" in capsys.readouterr().out

@@ -10,19 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from oms_bridge.store.urls import sync_url
-
-
-def _reset_pg(url: str) -> None:
-    engine = create_engine(sync_url(url))
-    try:
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-    finally:
-        engine.dispose()
+from tests.conftest import reset_pg_schema
 
 
 @pytest.fixture(
@@ -36,5 +25,5 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.db'}"
     url: str = request.getfixturevalue("pg_scratch_url")
-    _reset_pg(url)
+    reset_pg_schema(url)
     return url
