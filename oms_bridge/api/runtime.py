@@ -35,6 +35,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oms_bridge.api.engine_port import EngineLike, EnginePort, LogItem
@@ -79,6 +80,8 @@ class RuntimeOptions:
     replay_chunk: int = 50_000
     #: After a failed log write, refuse batches at once for this long (seconds).
     retry_after_failure_s: float = 1.0
+    #: Logged groups that may wait for the engine while the next one is written.
+    pipeline_depth: int = 1
 
 
 @dataclass
@@ -146,6 +149,9 @@ class Runtime:
         self._anchor = (0.0, 0.0)  # (event time, loop time) for the idle ticker
         self._last_input = 0.0
         self._tasks: list[asyncio.Task[None]] = []
+        #: Groups whose log write committed, in log order, for the applier.
+        self._logged: asyncio.Queue[list[Batch[Any, list[str | None]]]] = asyncio.Queue(
+            max(1, self.options.pipeline_depth))
         self.ready = False
         self.replayed = 0
         #: ``(version_id, rows)`` of the last coverage computed by the API.
@@ -176,6 +182,7 @@ class Runtime:
         loop = asyncio.get_running_loop()
         self._last_input = loop.time()
         self._tasks.append(asyncio.create_task(self._writer(), name="omsb-writer"))
+        self._tasks.append(asyncio.create_task(self._applier(), name="omsb-applier"))
         if self.options.idle_tick_s > 0:
             self._tasks.append(asyncio.create_task(self._ticker(), name="omsb-ticker"))
         self.ready = True
@@ -190,6 +197,10 @@ class Runtime:
         self._tasks.clear()
         for batch in self.queue.drain():
             _fail(batch, StoreError("service stopping"))
+        while not self._logged.empty():  # logged, not applied: a restart replays them
+            for batch in self._logged.get_nowait():
+                _fail(batch, StoreError("service stopping"))
+            self._logged.task_done()
         if self._pending:
             with contextlib.suppress(Exception):
                 await self._persist()
@@ -200,7 +211,7 @@ class Runtime:
         return self._seq
 
     def writer_alive(self) -> bool:
-        return bool(self._tasks) and not self._tasks[0].done()
+        return len(self._tasks) >= 2 and not (self._tasks[0].done() or self._tasks[1].done())
 
     async def _replay(self, start_seq: int) -> None:
         started = time.perf_counter()
@@ -272,6 +283,14 @@ class Runtime:
         return batch.future
 
     # --------------------------------------------------------------- writer
+    #
+    # Two stages, so the database and the engine work at the same time: the
+    # writer makes group N+1 durable in the log while the applier feeds group N
+    # to the engine and writes its outages. Groups pass from one to the other
+    # through a FIFO, so the engine sees exactly the log order; producers are
+    # answered by the applier, after the log write, the engine and the outage
+    # write. Whatever touches the engine outside the applier (a resync after a
+    # failed write, a topology switch) first waits until the applier is idle.
     async def _writer(self) -> None:
         while True:
             batches = await self.queue.take(self.options.max_batch_rows)
@@ -283,19 +302,38 @@ class Runtime:
                         group.append(batch)
                         continue
                     if group:
-                        await self._process(group)
+                        await self._log_group(group)
                         group = []
+                    await self._logged.join()
                     await self._run_switch(batch)
                 if group:
-                    await self._process(group)
+                    await self._log_group(group)
+            except asyncio.CancelledError:
+                for b in batches:
+                    if not b.meta.get("logged"):
+                        _fail(b, StoreError("service stopping"))
+                raise
+            except Exception as exc:
+                log.exception("writer failed on a batch")
+                for b in batches:
+                    if not b.meta.get("logged"):
+                        _fail(b, StoreError(f"ingest failed: {exc}"))
+
+    async def _applier(self) -> None:
+        while True:
+            batches = await self._logged.get()
+            try:
+                await self._apply_logged(batches)
             except asyncio.CancelledError:
                 for b in batches:
                     _fail(b, StoreError("service stopping"))
                 raise
             except Exception as exc:
-                log.exception("writer failed on a batch")
+                log.exception("applier failed on a batch")
                 for b in batches:
                     _fail(b, StoreError(f"ingest failed: {exc}"))
+            finally:
+                self._logged.task_done()
 
     async def _resync(self) -> None:
         """After a failed write: take in any rows it committed all the same.
@@ -336,7 +374,8 @@ class Runtime:
             kept.append(batch)
         return kept, offsets
 
-    async def _process(self, batches: list[Batch[Any, list[str | None]]]) -> None:
+    async def _log_group(self, batches: list[Batch[Any, list[str | None]]]) -> None:
+        """Make a group durable in the log, then hand it to the applier (in order)."""
         batches, offsets = self._fenced(batches)
         if not batches:
             return
@@ -347,6 +386,7 @@ class Runtime:
             return
         try:
             if self._uncertain:
+                await self._logged.join()  # the engine must have every older group first
                 await self._resync()
         except Exception as exc:
             self._down_until = loop.time() + self.options.retry_after_failure_s
@@ -373,11 +413,18 @@ class Runtime:
             for b in batches:
                 _fail(b, StoreError(f"event log write failed: {type(exc).__name__}"))
             return
+        del rows
         self._seq = seq
         self._offsets.update(offsets)
-        t1 = time.perf_counter()
-        self.metrics.write_time.observe(t1 - t0)
+        self.metrics.write_time.observe(time.perf_counter() - t0)
         self.metrics.batches.inc()
+        for b in batches:
+            b.meta["logged"] = True
+        await self._logged.put(batches)
+
+    async def _apply_logged(self, batches: list[Batch[Any, list[str | None]]]) -> None:
+        """Feed a logged group to the engine, write its outages, answer its producers."""
+        t1 = time.perf_counter()
         results = [self._apply_batch(batch.items) for batch in batches]
         self.metrics.inference.observe(time.perf_counter() - t1)
         for batch, verdicts in zip(batches, results, strict=True):
@@ -385,6 +432,7 @@ class Runtime:
             for verdict, n in Counter(verdicts).items():
                 if verdict is not None:
                     self.metrics.events_in.inc(n, source=source, verdict=verdict)
+            batch.items = []  # applied: the event objects are not needed any more
         self._anchor_clock()
         changes = self._collect()
         await self._persist()  # so a 202 is followed by reads that reflect it
@@ -394,8 +442,9 @@ class Runtime:
             if not batch.future.done():
                 batch.future.set_result(verdicts)
         self.metrics.queue_depth.set(self.queue.pending)
-        for change in changes:
-            self.hub.publish(change)
+        if changes and len(self.hub):
+            for change in changes:
+                self.hub.publish(orjson.dumps(change))
 
     def _apply_batch(self, entries: list[tuple[Any, LogItem]]) -> list[str | None]:
         """Feed one batch to the engine in order; the verdict name of each entry.
