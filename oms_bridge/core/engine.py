@@ -11,10 +11,10 @@ Accounting: every ingested event is exactly one of ``accepted``,
 ``duplicate`` (an ``event_id`` seen before, whatever its content),
 ``unknown_meter`` (not an AMI meter of the topology) or ``invalid`` (counted
 by the caller, who parses, via :meth:`Engine.count_invalid`). Event ids are
-kept in a set of strings: exact (no hash collisions), about 100 bytes an event
-(2,000,000 events: ~200 MB); a service that runs for months should restart on
-a fresh topology version now and then, or evict ids older than its replay
-horizon.
+kept as 128-bit fingerprints (:mod:`oms_bridge.core.dedupe`: 24 to 48 bytes an
+id, no string kept alive; a false duplicate among ``n`` distinct ids has a
+chance below ``n**2 / 2**128``); a service that runs for months should still
+restart on a fresh topology version now and then.
 
 Late events (older than the watermark) are applied at once as evidence with
 their own timestamps: a last gasp older than the meter's latest known event
@@ -34,6 +34,7 @@ from __future__ import annotations
 import enum
 import gc
 import math
+from array import array
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Sequence
 from itertools import compress, islice, repeat
@@ -45,6 +46,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from oms_bridge.core.bulk import MeterTable, kind_table, normalise
 from oms_bridge.core.coverage import coverage as coverage_rows
+from oms_bridge.core.dedupe import SeenIds
 from oms_bridge.core.events import EventCodes, EventKind, MeterEvent, format_time
 from oms_bridge.core.inference import Choice, InferenceTuning, Scorer, TreeIndex
 from oms_bridge.core.kinds import DeviceKind, OutageStatus
@@ -124,7 +126,8 @@ class Engine:
         self._seq = Sequencer(self.settings.lateness_s, self._apply,
                               by_kind=(self._gasp, self._restore))
         n_sp = topology.n_service_points
-        self._last_t: list[float] = [-math.inf] * n_sp
+        #: per service point, the time of its latest event (8 bytes each, no float object)
+        self._last_t = array("d", [-math.inf]) * n_sp
         self._is_dark = bytearray(n_sp)
         self._incident_of: dict[int, Incident] = {}
         #: per feeder, incidents sorted by the event time that opened them
@@ -134,7 +137,7 @@ class Engine:
         self._restore_times: dict[int, list[float]] = {}
         #: per feeder, restores of meters no outage claimed: (time, meter, event id)
         self._loose: dict[int, list[tuple[float, int, str]]] = {}
-        self._seen: set[str] = set()
+        self._seen = SeenIds()
         self._codes_cache: EventCodes | None = None
         self._mtable: MeterTable | bool | None = None
         self._table: dict[str, int] | None = None
@@ -157,16 +160,15 @@ class Engine:
 
     def ingest(self, event: MeterEvent) -> Verdict:
         eid = event.event_id
-        seen = self._seen
-        if eid in seen:
-            self._stats["duplicate"] += 1
-            return Verdict.DUPLICATE
         t = event.occurred_at
         kind = _KIND_CODE.get(event.kind)
-        if kind is None or not math.isfinite(t):
+        usable = kind is not None and math.isfinite(t)
+        if self._seen.add_new([eid], np.array([usable]))[0]:
+            self._stats["duplicate"] += 1
+            return Verdict.DUPLICATE
+        if kind is None or not usable:
             self._stats["invalid"] += 1
             return Verdict.INVALID
-        seen.add(eid)
         sp = (self._meters or self._meter_map()).get(event.meter_id)
         if sp is None:
             self._stats["unknown_meter"] += 1
@@ -214,19 +216,8 @@ class Engine:
             raise ValueError("ingest_columns: columns of different lengths")
         if n == 0:
             return np.zeros(0, dtype=np.int8)
-        seen = self._seen
-        add = seen.add
         bad = ~np.isfinite(t) | (k < 0) | (k > 1)
-        if bad.any():
-            dup = np.zeros(n, dtype=np.bool_)
-            for i, (eid, b) in enumerate(zip(event_ids, bad.tolist(), strict=True)):
-                if eid in seen:
-                    dup[i] = True
-                elif not b:
-                    add(eid)
-        else:
-            # True for a repeat; None (seen.add) otherwise, the id now recorded
-            dup = np.array([eid in seen or add(eid) for eid in event_ids], dtype=np.bool_)
+        dup = self._seen.add_new(event_ids, ~bad)
         sp = self._meter_sps(meter_ids)
         verdict = np.zeros(n, dtype=np.int8)
         verdict[sp < 0] = _UNKNOWN
@@ -682,7 +673,7 @@ class Engine:
         if sp in o.known_on or not o.lo <= sp < o.hi:
             return
         o.known_on.add(sp)
-        o.on_events.append((t, sp, eid))
+        o.on_events.add(t, sp, eid)
         o.last_on_at = max(o.last_on_at, t)
         if o.restored_at is None:
             insort(self._restore_times.setdefault(o.feeder, []), t)
@@ -820,7 +811,7 @@ class Engine:
             for sp, (t, eid) in sorted(extra.items()):
                 if lo <= sp < hi:
                     o.known_on.add(sp)
-                    o.on_events.append((t, sp, eid))
+                    o.on_events.add(t, sp, eid)
                     o.last_on_at = max(o.last_on_at, t)
             for x in retro:   # claimed here: no outage of their own
                 for sp in [sp for sp in x.restored if lo <= sp < hi]:
@@ -880,7 +871,7 @@ class Engine:
         else:
             o.known_on.add(sp)
             if restored:
-                o.on_events.append((t, sp, eid))
+                o.on_events.add(t, sp, eid)
             # a later gasp proves power only shortly before it
             if on_at is None:
                 on_at = t if restored else t - self._gap
@@ -918,7 +909,7 @@ class Engine:
         child.ami_affected = len(members)
         child.sp_affected = hi - lo
         child.known_on.add(sp)
-        child.on_events.append((t, sp, eid))
+        child.on_events.add(t, sp, eid)
         for x in members:
             if x != sp:
                 _drop(o.unverified, x, strict=True)

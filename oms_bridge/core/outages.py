@@ -83,7 +83,9 @@ from __future__ import annotations
 import enum
 import hashlib
 import math
+from array import array
 from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,7 +96,7 @@ from oms_bridge.core.events import format_time
 from oms_bridge.core.inference import TreeIndex
 from oms_bridge.core.kinds import DeviceKind, OutageStatus
 
-__all__ = ["Incident", "Outage", "OutageBook", "Phase", "make_outage_id"]
+__all__ = ["Incident", "Outage", "OutageBook", "Phase", "Timeline", "make_outage_id"]
 
 
 class Phase(enum.Enum):
@@ -106,6 +108,37 @@ class Phase(enum.Enum):
 def make_outage_id(*parts: str) -> str:
     digest = hashlib.blake2b("|".join(parts).encode("utf-8"), digest_size=8).hexdigest()
     return f"OUT-{digest}"
+
+
+class Timeline:
+    """Evidence events of an outage in arrival order: (time, meter, event id).
+
+    Times and meters in flat typed arrays (8 bytes each) rather than a tuple,
+    a float and an int object per event (about 120 bytes).
+    """
+
+    __slots__ = ("_eid", "_sp", "_t")
+
+    def __init__(self) -> None:
+        self._t = array("d")
+        self._sp = array("q")
+        self._eid: list[str] = []
+
+    def add(self, t: float, sp: int, eid: str) -> None:
+        self._t.append(t)
+        self._sp.append(sp)
+        self._eid.append(eid)
+
+    def extend(self, other: Timeline) -> None:
+        self._t.extend(other._t)
+        self._sp.extend(other._sp)
+        self._eid.extend(other._eid)
+
+    def __len__(self) -> int:
+        return len(self._eid)
+
+    def __iter__(self) -> Iterator[tuple[float, int, str]]:
+        return zip(self._t, self._sp, self._eid, strict=True)
 
 
 @dataclass(eq=False, slots=True)
@@ -158,7 +191,7 @@ class Outage:
     sp_affected: int = 0
     confidence: float = 0.0
     known_on: set[int] = field(default_factory=set)
-    on_events: list[tuple[float, int, str]] = field(default_factory=list)
+    on_events: Timeline = field(default_factory=Timeline)
     unverified: list[int] = field(default_factory=list)
     moves: list[tuple[float, str, str]] = field(default_factory=list)
     ever_active: bool = False
