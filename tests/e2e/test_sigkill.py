@@ -39,10 +39,10 @@ CHUNK = 40
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'e2e.db'}"
-    from tests.api.conftest import _reset_pg  # noqa: PLC0415
+    from tests.conftest import reset_pg_schema  # noqa: PLC0415
 
     url: str = request.getfixturevalue("pg_scratch_url")
-    _reset_pg(url)
+    reset_pg_schema(url)
     return url
 
 

@@ -18,8 +18,9 @@ from aiohttp.test_utils import TestClient
 from oms_bridge.api.app import create_app
 from oms_bridge.api.runtime import RuntimeOptions
 from oms_bridge.settings import DatabaseSettings, ServiceSettings, Settings
-from tests.api.conftest import _reset_pg, seed_topology
+from tests.api.conftest import seed_topology
 from tests.api.standin import StandInPort, small_topology
+from tests.conftest import reset_pg_schema
 from tests.security.service import TOKENS
 
 Client = TestClient[web.Request, web.Application]
@@ -65,7 +66,7 @@ def backend_settings(request: pytest.FixtureRequest, settings: Settings,
         yield settings
         return
     url: str = request.getfixturevalue("pg_scratch_url")
-    _reset_pg(url)
+    reset_pg_schema(url)
     seed_topology(url, small_topology())
     yield dataclasses.replace(settings, database=DatabaseSettings(url=url))
 
