@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections import Counter
@@ -74,8 +75,11 @@ class RuntimeOptions:
     tick_horizon_s: float = 3600.0
     #: Most log rows in one durable write (group commit).
     max_batch_rows: int = 20_000
-    #: Producers wait while this many items are queued.
-    max_pending: int = 200_000
+    #: Producers wait while this many items are queued. Queued items are parsed
+    #: events (about 1 KB each), so this bounds the service's memory under a
+    #: backlog; beyond it the backlog waits where it is cheap (in Redis, or in
+    #: the head end's open requests), and the lag is the same either way.
+    max_pending: int = 40_000
     #: Rows per chunk when replaying the log at start.
     replay_chunk: int = 50_000
     #: After a failed log write, refuse batches at once for this long (seconds).
@@ -179,6 +183,10 @@ class Runtime:
             self.topology, self.version_id = topology, version_id
             self.engine = self.port.make_engine(topology)
             await self._replay(self.epoch.start_seq)
+        # What exists now (topology, replayed engine state) lives as long as the
+        # process: keep it out of every later collection's walk.
+        gc.collect()
+        gc.freeze()
         loop = asyncio.get_running_loop()
         self._last_input = loop.time()
         self._tasks.append(asyncio.create_task(self._writer(), name="omsb-writer"))
