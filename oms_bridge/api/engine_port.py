@@ -9,18 +9,25 @@ pass a small stand-in instead.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import repeat
 from typing import Any, Protocol
 
-from oms_bridge.core import coverage, events
+import numpy as np
+from numpy.typing import NDArray
+
+from oms_bridge.core import bulk, coverage, events
 from oms_bridge.core.topology import Topology
+from oms_bridge.errors import EventError
 from oms_bridge.settings import Settings
 
-__all__ = ["CorePort", "EngineLike", "EnginePort", "LogItem"]
+__all__ = ["CorePort", "EngineLike", "EnginePort", "LogItem", "Parsed"]
 
 #: ``(event_id, meter_id, kind, occurred_at)``: a log row without its seq.
 LogItem = tuple[str | None, str | None, str, float | None]
 #: ``Engine.ingest_columns`` kind codes.
 _KIND_CODES = {events.EventKind.LAST_GASP.value: 0, events.EventKind.POWER_RESTORED.value: 1}
+#: A validated event as its log item, or the reason it was refused.
+Parsed = LogItem | EventError
 
 
 class EngineLike(Protocol):
@@ -44,6 +51,9 @@ class EnginePort(Protocol):
 
     def to_item(self, event: Any) -> LogItem: ...
 
+    def parse_items(self, objs: Sequence[Any]) -> list[Parsed]:
+        """``to_item(parse(obj))`` of each object, or the :class:`EventError` it raised."""
+
     def from_item(self, item: LogItem) -> Any: ...
 
     def verdict_name(self, verdict: Any) -> str:
@@ -61,6 +71,8 @@ class CorePort:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._codes = events.EventCodes.from_settings(settings.engine)
+        #: exact type strings -> event kind value (what ``codes.lookup`` finds first)
+        self._kinds = {k: v.value for k, v in self._codes.mapping().items()}
 
     def make_engine(self, topology: Topology) -> EngineLike:
         from oms_bridge.core.engine import Engine  # noqa: PLC0415 - the engine is heavy
@@ -73,6 +85,47 @@ class CorePort:
 
     def to_item(self, event: Any) -> LogItem:
         return (event.event_id, event.meter_id, event.kind.value, float(event.occurred_at))
+
+    def parse_items(self, objs: Sequence[Any]) -> list[Parsed]:
+        """Validate a chunk at once: exactly ``to_item(parse(obj))`` or its error, per object.
+
+        Objects in the canonical shape (a dict of string ids, an exact type
+        code, a ``YYYY-MM-DDTHH:MM:SS.fffZ`` time) are checked column-wise and
+        their times converted by :func:`oms_bridge.core.bulk.canonical_stamps`
+        (the same float as ``parse_timestamp``); every other object goes
+        through :meth:`parse` itself, so what is accepted, the values and the
+        error of each refused object are those of the per-event path.
+        """
+        n = len(objs)
+        if n == 0:
+            return []
+        is_dict = [type(o) is dict for o in objs]
+        rows: list[Any] = [o if d else {} for o, d in zip(objs, is_dict, strict=True)]
+        get = dict.get
+        eids: list[Any] = list(map(get, rows, repeat("event_id")))
+        mids: list[Any] = list(map(get, rows, repeat("meter_id")))
+        types: list[Any] = list(map(get, rows, repeat("type")))
+        stamps: list[Any] = list(map(get, rows, repeat("occurred_at")))
+        ok = np.array(is_dict, dtype=np.bool_) & _plain_ids(eids) & _plain_ids(mids)
+        table = self._kinds
+        try:
+            kinds = list(map(table.get, types, repeat("")))
+        except TypeError:  # an unhashable "type" (list, object)
+            kinds = [table.get(t, "") if type(t) is str else "" for t in types]
+        ok &= np.fromiter(map(bool, kinds), dtype=np.bool_, count=n)
+        if set(map(type, stamps)) != {str}:
+            stamps = [s if type(s) is str else "" for s in stamps]
+        s_ok, seconds = bulk.canonical_stamps(stamps)
+        ok &= s_ok
+        secs: list[float] = seconds.tolist()
+        out: list[Parsed] = list(zip(eids, mids, kinds, secs, strict=True))
+        if not ok.all():
+            for i in np.flatnonzero(~ok).tolist():
+                try:
+                    out[i] = self.to_item(self.parse(objs[i]))
+                except EventError as exc:
+                    out[i] = exc
+        return out
 
     def from_item(self, item: LogItem) -> Any:
         event_id, meter_id, kind, occurred_at = item
@@ -97,3 +150,23 @@ class CorePort:
 
     def coverage(self, topology: Topology) -> list[dict[str, Any]]:
         return coverage.coverage(topology, self._settings.coverage)
+
+
+def _plain_ids(ids: list[Any]) -> NDArray[np.bool_]:
+    """Rows whose id certainly passes ``events._ident`` (the others: the exact path)."""
+    n = len(ids)
+    if set(map(type, ids)) == {str}:
+        strs: list[str] = ids
+        ok = np.ones(n, dtype=np.bool_)
+    else:
+        ok = np.fromiter((type(x) is str for x in ids), dtype=np.bool_, count=n)
+        strs = [x if type(x) is str else "" for x in ids]
+    lens = np.fromiter(map(len, strs), dtype=np.int64, count=n)
+    ok &= (lens >= 1) & (lens <= events.MAX_ID_CHARS)
+    joined = "".join(strs)
+    if "\x00" in joined:
+        ok &= np.fromiter(("\x00" not in x for x in strs), dtype=np.bool_, count=n)
+    parts = joined.split(maxsplit=1)
+    if len(parts) != 1 or len(parts[0]) != len(joined):  # whitespace somewhere
+        ok &= ~np.fromiter(map(str.isspace, strs), dtype=np.bool_, count=n)
+    return ok

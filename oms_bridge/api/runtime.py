@@ -32,7 +32,7 @@ import gc
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -241,20 +241,21 @@ class Runtime:
         return (None, item)
 
     # ------------------------------------------------------------ producers
-    def make_items(self, objs: Iterable[Any]) -> tuple[list[tuple[Any, LogItem]], list[Exception]]:
-        """Validate raw event objects; invalid ones become ``!invalid`` items (counted)."""
+    def make_items(self, objs: Sequence[Any]) -> tuple[list[tuple[Any, LogItem]], list[Exception]]:
+        """Validate raw event objects; invalid ones become ``!invalid`` items (counted).
+
+        The items carry no event objects: the engine is fed from the log items.
+        """
         from oms_bridge.errors import EventError  # noqa: PLC0415
 
         items: list[tuple[Any, LogItem]] = []
         errors: list[Exception] = []
-        for obj in objs:
-            try:
-                event = self.port.parse(obj)
-            except EventError as exc:
-                errors.append(exc)
+        for parsed in self.port.parse_items(objs):
+            if isinstance(parsed, EventError):
+                errors.append(parsed)
                 items.append((None, _INVALID_ITEM))
             else:
-                items.append((event, self.port.to_item(event)))
+                items.append((None, parsed))
         return items, errors
 
     async def submit(

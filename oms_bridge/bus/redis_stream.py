@@ -191,15 +191,10 @@ class StreamConsumer:
         field = self.field
         out: list[Entry] = []
         for items in streams:
-            for entry_id, fields in items:
-                value: bytes | None = None
-                if fields:  # None for an entry deleted while pending
-                    if fields[0] == field:
-                        value = fields[1]
-                    else:
-                        pairs = dict(zip(fields[::2], fields[1::2], strict=False))
-                        value = pairs.get(field)
-                out.append((_text(entry_id), value))
+            # one comprehension: the usual entry has the event field first
+            out += [(eid.decode() if type(eid) is bytes else str(eid),
+                     fields[1] if fields and fields[0] == field else _value(fields, field))
+                    for eid, fields in items]
         return out
 
     # ---------------------------------------------------------- acknowledging
@@ -226,6 +221,15 @@ class StreamConsumer:
                 continue  # not stored: stays pending and is read again
             with contextlib.suppress(Exception):
                 await self.client.xack(self.stream, self.group, *ids)
+
+
+def _value(fields: Any, field: bytes) -> bytes | None:
+    """The event field of an entry (``None`` for an entry deleted while pending)."""
+    if not fields:
+        return None
+    pairs = dict(zip(fields[::2], fields[1::2], strict=False))
+    value: bytes | None = pairs.get(field)
+    return value
 
 
 def _raise_if_cancelling() -> None:
