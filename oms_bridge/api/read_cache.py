@@ -9,8 +9,10 @@ Chunks live in a bounded LRU; pages overlap, so chunks hold each row once.
 single writer commits them in ``seq`` order, so every item with ``seq`` at or
 below the committed high-water mark (:attr:`FeedCache.high`, set by the writer
 after each commit) is stored for good. A chunk records up to which ``seq`` it
-is complete; it serves items up to there and is reloaded only when a page needs
-items past it that have been committed since. Nothing is ever invalidated.
+is complete; it serves items up to there, and when a page needs items past it
+that have been committed since, only those (past the complete part) are loaded
+and appended. Concurrent requests that need the same chunk share one load
+(single flight). Nothing is ever invalidated.
 
 **Outages.** Rows change (status, restored_at), so the writer hands the
 ``ord`` of every outage it wrote to :meth:`OutageCache.committed` right after
@@ -26,6 +28,8 @@ database instead, one cheap query per request, or subscribe to the writer.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
@@ -68,6 +72,8 @@ class FeedCache:
         self._size = chunk
         self._max = max_chunks
         self._chunks: OrderedDict[int, _FeedChunk] = OrderedDict()
+        #: Loads in flight: chunk -> (seq it completes the chunk to, the load).
+        self._flights: dict[int, tuple[int, asyncio.Task[_FeedChunk]]] = {}
         #: Every item with ``seq`` at or below it is committed (set by the writer).
         self.high = 0
 
@@ -85,14 +91,7 @@ class FeedCache:
             k = pos // size
             end = (k + 1) * size
             need_to = min(end, high)
-            chunk = self._chunks.get(k)
-            if chunk is None or chunk.complete_to < need_to:
-                rows = await self._load(k * size, end)
-                chunk = _FeedChunk([r[0] for r in rows], [r[1].encode() for r in rows],
-                                   need_to)
-                self._keep(k, chunk)
-            else:
-                self._chunks.move_to_end(k)
+            chunk = await self._chunk(k, need_to)
             i = bisect_right(chunk.seqs, pos)
             j = min(len(chunk.seqs), i + limit - len(out))
             # only what is known complete: seqs above need_to may still be filling
@@ -103,6 +102,50 @@ class FeedCache:
                 last = chunk.seqs[j - 1]
             pos = end
         return out, last
+
+    async def _chunk(self, k: int, need_to: int) -> _FeedChunk:
+        """Chunk ``k`` complete to at least ``need_to``: cached, awaited or loaded."""
+        while True:
+            chunk = self._chunks.get(k)
+            if chunk is not None and chunk.complete_to >= need_to:
+                self._chunks.move_to_end(k)
+                return chunk
+            flight = self._flights.get(k)
+            if flight is None or flight[1].done():
+                break
+            # someone loads this chunk already: wait for it (not for a cancelled
+            # request: the load is a task of its own), then look again
+            done = await asyncio.shield(flight[1])
+            if flight[0] >= need_to:
+                return done
+        task = asyncio.ensure_future(self._fill(k, need_to))
+        self._flights[k] = (need_to, task)
+        task.add_done_callback(lambda t: self._landed(k, t))
+        return await asyncio.shield(task)
+
+    def _landed(self, k: int, task: asyncio.Task[_FeedChunk]) -> None:
+        if self._flights.get(k, (0, None))[1] is task:
+            del self._flights[k]
+        if not task.cancelled():
+            with contextlib.suppress(Exception):
+                task.exception()  # retrieved: a failed load is raised to its waiters
+
+    async def _fill(self, k: int, need_to: int) -> _FeedChunk:
+        """Load chunk ``k`` up to ``need_to``; only its missing tail when it is cached."""
+        size = self._size
+        end = (k + 1) * size
+        old = self._chunks.get(k)
+        if old is None:
+            rows = await self._load(k * size, end)
+            chunk = _FeedChunk([r[0] for r in rows], [r[1].encode() for r in rows], need_to)
+        else:
+            lo = old.complete_to
+            keep = bisect_right(old.seqs, lo)
+            rows = await self._load(lo, end)
+            chunk = _FeedChunk(old.seqs[:keep] + [r[0] for r in rows],
+                               old.docs[:keep] + [r[1].encode() for r in rows], need_to)
+        self._keep(k, chunk)
+        return chunk
 
     def _keep(self, k: int, chunk: _FeedChunk) -> None:
         self._chunks[k] = chunk

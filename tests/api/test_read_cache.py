@@ -114,3 +114,52 @@ async def test_a_chunk_loaded_across_a_commit_is_not_kept() -> None:
     cache.set_high(4)
     await cache.page("active", None, 0, 10)
     assert await cache.page("active", None, 0, 10) == store.outage_page("active", None, 0, 10)
+
+
+async def test_feed_concurrent_pollers_share_one_load_and_tail_loads_only_new_items() -> None:
+    import asyncio  # noqa: PLC0415
+
+    store = Store()
+    ranges: list[tuple[int, int]] = []
+
+    async def slow_load(lo: int, hi: int) -> list[tuple[int, str]]:
+        ranges.append((lo, hi))
+        await asyncio.sleep(0.01)
+        return await store.load_feed(lo, hi)
+
+    store.feed = {s: f'{{"seq":{s}}}' for s in range(1, 41)}
+    cache = FeedCache(slow_load, chunk=64)
+    cache.committed(40)
+    pages = await asyncio.gather(*(cache.page(30, 100) for _ in range(50)))
+    assert all(p == store.feed_page(30, 100) for p in pages)
+    assert ranges == [(0, 64)]
+    for s in range(41, 46):
+        store.feed[s] = f'{{"seq":{s}}}'
+    cache.committed(45)
+    pages = await asyncio.gather(*(cache.page(40, 100) for _ in range(50)))
+    assert all(p == store.feed_page(40, 100) for p in pages)
+    assert ranges == [(0, 64), (40, 64)]  # only the items past the complete part
+    assert await cache.page(0, 100) == store.feed_page(0, 100)
+
+
+async def test_feed_load_survives_the_cancelled_request_that_started_it() -> None:
+    import asyncio  # noqa: PLC0415
+
+    store = Store()
+    store.feed = {s: f'{{"seq":{s}}}' for s in range(1, 11)}
+    gate = asyncio.Event()
+
+    async def gated(lo: int, hi: int) -> list[tuple[int, str]]:
+        await gate.wait()
+        return await store.load_feed(lo, hi)
+
+    cache = FeedCache(gated, chunk=16)
+    cache.committed(10)
+    first = asyncio.ensure_future(cache.page(0, 5))
+    await asyncio.sleep(0)
+    second = asyncio.ensure_future(cache.page(0, 5))
+    await asyncio.sleep(0)
+    first.cancel()
+    gate.set()
+    assert await second == store.feed_page(0, 5)
+    assert store.loads == 1
