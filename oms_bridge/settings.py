@@ -82,6 +82,14 @@ class EngineSettings:
     incident_gap_s: float = 20.0
     #: expected number of devices opening in one incident (scales the priors)
     base_rate: float = 1.0
+    #: event time after an outage closes (leaves ``active``) after which its
+    #: evidence is dropped: it keeps its contract fields and counts, its
+    #: detail timeline says it was compacted (the service's database keeps it)
+    evidence_retention_s: float = 21600.0
+    #: event ids older than this behind the watermark are forgotten (in
+    #: buckets): a duplicate that old counts as accepted and is applied as
+    #: late evidence, which changes nothing (see the engine docstring)
+    dedupe_horizon_s: float = 86400.0
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import enum
 import gc
+import heapq
 import math
 from array import array
 from bisect import bisect_left, bisect_right, insort
@@ -59,8 +60,8 @@ __all__ = ["VERDICTS", "Engine", "Verdict", "decode_lines", "replay"]
 _GASP = 0
 _RESTORE = 1
 _KIND_CODE = {EventKind.LAST_GASP: _GASP, EventKind.POWER_RESTORED: _RESTORE}
-#: incidents older than this (event time) are forgotten once their outages closed
-_INCIDENT_HORIZON_S = 6 * 3600.0
+#: event ids are forgotten in buckets of this share of ``dedupe_horizon_s``
+_ID_BUCKETS = 24
 
 
 class Verdict(enum.Enum):
@@ -148,6 +149,17 @@ class Engine:
         self._settle = float(self.tuning.settle_s)
         self._settle_seq = 0
         self._feeder_ids = topology.feeder_ids
+        self._retention = float(self.settings.evidence_retention_s)
+        self._horizon = float(self.settings.dedupe_horizon_s)
+        self._bucket_s = max(self._horizon / _ID_BUCKETS, 1.0)
+        #: ids of ``_seen`` by bucket of event time (floor(t / bucket_s)), and a
+        #: heap of the bucket keys, oldest first
+        self._id_buckets: dict[float, list[str]] = {}
+        self._bucket_keys: list[float] = []
+        #: expiry timers that came due during :meth:`flush` (end of input, not
+        #: event time passing): scheduled again afterwards, not run
+        self._flushing = False
+        self._deferred: list[tuple[float, Any, object]] = []
 
     # ================================================================ ingest
     def _meter_map(self) -> dict[str, int]:
@@ -160,6 +172,7 @@ class Engine:
     def ingest(self, event: MeterEvent) -> Verdict:
         eid = event.event_id
         seen = self._seen
+        self._forget_ids(self._seq.clock)
         if eid in seen:
             self._stats["duplicate"] += 1
             return Verdict.DUPLICATE
@@ -169,6 +182,7 @@ class Engine:
             self._stats["invalid"] += 1
             return Verdict.INVALID
         seen.add(eid)
+        self._id_bucket(float(math.floor(t / self._bucket_s))).append(eid)
         sp = (self._meters or self._meter_map()).get(event.meter_id)
         if sp is None:
             self._stats["unknown_meter"] += 1
@@ -216,6 +230,14 @@ class Engine:
             raise ValueError("ingest_columns: columns of different lengths")
         if n == 0:
             return np.zeros(0, dtype=np.int8)
+        self._forget_ids(self._seq.clock)
+        if n > 1 and self._may_forget_within(t):
+            # an id bucket may expire part-way: halves, so that each event is
+            # checked against the ids as one-by-one ingestion would see them
+            h = n // 2
+            return np.concatenate((
+                self.ingest_columns(event_ids[:h], meter_ids[:h], k[:h], t[:h]),
+                self.ingest_columns(event_ids[h:], meter_ids[h:], k[h:], t[h:])))
         seen = self._seen
         add = seen.add
         bad = ~np.isfinite(t) | (k < 0) | (k > 1)
@@ -234,6 +256,7 @@ class Engine:
         verdict[sp < 0] = _UNKNOWN
         verdict[bad] = _INVALID
         verdict[dup] = _DUPLICATE
+        self._bucket_ids(event_ids, t, ~(dup | bad))
         counts = np.bincount(verdict, minlength=len(VERDICTS)).tolist()
         stats = self._stats
         for v, c in zip(VERDICTS, counts, strict=True):
@@ -244,6 +267,50 @@ class Engine:
         elif counts[_ACCEPTED]:
             self._seq.push_many(t[acc], list(compress(event_ids, acc.tolist())), sp[acc], k[acc])
         return verdict
+
+    # --------------------------------------------------- forgetting event ids
+    def _id_bucket(self, key: float) -> list[str]:
+        ids = self._id_buckets.get(key)
+        if ids is None:
+            ids = self._id_buckets[key] = []
+            heapq.heappush(self._bucket_keys, key)
+        return ids
+
+    def _bucket_ids(self, event_ids: Sequence[str], t: NDArray[np.float64],
+                    new: NDArray[np.bool_]) -> None:
+        """File the ids just added to ``_seen`` under their bucket of event time."""
+        if not new.any():
+            return
+        keys = np.floor(t[new] / self._bucket_s)
+        ids = list(compress(event_ids, new.tolist()))
+        first = float(keys[0])
+        if bool((keys == first).all()):
+            self._id_bucket(first).extend(ids)
+            return
+        for key, eid in zip(keys.tolist(), ids, strict=True):
+            self._id_bucket(key).append(eid)
+
+    def _expiry_of(self, key: float) -> float:
+        """Watermark at which the ids of bucket ``key`` are forgotten."""
+        return (key + 1.0) * self._bucket_s + self._horizon
+
+    def _forget_ids(self, clock: float) -> None:
+        """Drop the ids of events ``dedupe_horizon_s`` behind the watermark."""
+        keys = self._bucket_keys
+        while keys and self._expiry_of(keys[0]) <= clock:
+            self._seen.difference_update(self._id_buckets.pop(heapq.heappop(keys)))
+
+    def _may_forget_within(self, t: NDArray[np.float64]) -> bool:
+        """Whether the watermark may reach a bucket's expiry inside this chunk
+        (conservative: the newest time in it, the oldest bucket it may add)."""
+        finite = t[np.isfinite(t)]
+        if finite.size == 0:
+            return False
+        reach = float(finite.max()) - self._seq.lateness_s
+        oldest = float(math.floor(float(finite.min()) / self._bucket_s))
+        if self._bucket_keys:
+            oldest = min(oldest, self._bucket_keys[0])
+        return reach >= self._expiry_of(oldest)
 
     def _meter_sps(self, meter_ids: Sequence[str]) -> NDArray[np.int64]:
         """Service point of each meter id (-1: unknown), as :meth:`ingest` finds it."""
@@ -293,9 +360,17 @@ class Engine:
     def tick(self, event_time: float) -> None:
         if math.isfinite(event_time):
             self._seq.tick(event_time)
+            self._forget_ids(self._seq.clock)
 
     def flush(self) -> None:
-        self._seq.flush()
+        self._flushing = True
+        try:
+            self._seq.flush()
+        finally:
+            self._flushing = False
+        deferred, self._deferred = self._deferred, []
+        for due, callback, token in deferred:
+            self._seq.schedule(due, callback, token)
 
     @property
     def watermark(self) -> float:
@@ -332,7 +407,10 @@ class Engine:
         while inc is None and holder.parent is not None:
             holder = holder.parent
             inc = holder.incident
-        if inc is not None:
+        # evidence dropped after evidence_retention_s (the service's database
+        # keeps the event log): the predictions stay, the gasps and restores go
+        compacted = o.compacted or holder.compacted
+        if inc is not None and not compacted:
             for s, (t, eid) in inc.dark.items():
                 if o.lo <= s < o.hi:
                     timeline.append((t, eid, {"kind": "last_gasp", "meter_id": book.meter_id(s),
@@ -348,6 +426,7 @@ class Engine:
         row["meters_unverified_ids"] = [book.meter_id(s) for s in o.unverified]
         row["children"] = sorted(c.outage_id for c in o.children)
         row["timeline"] = [{"at": format_time(t), **item} for t, _, item in timeline]
+        row["timeline_compacted"] = compacted
         return row
 
     def restorations(self) -> list[dict[str, Any]]:
@@ -391,17 +470,10 @@ class Engine:
         inc = Incident(feeder, t, t, (t, eid), retro=retro)
         lst = self._incidents.setdefault(feeder, [])
         starts = self._starts.setdefault(feeder, [])
-        horizon = self._seq.clock - _INCIDENT_HORIZON_S
-        while lst and lst[0].t_last < horizon and lst[0].decided and all(
-                o.phase is Phase.CLOSED for o in lst[0].outages):
-            dead = lst.pop(0)
-            starts.pop(0)
-            for s in dead.dark:
-                if self._incident_of.get(s) is dead:
-                    del self._incident_of[s]
         at = bisect_right(starts, t)
         starts.insert(at, t)
         lst.insert(at, inc)
+        inc.filed_at = t
         self._seq.schedule(t + self._hold, self._decide, inc)
         return inc
 
@@ -576,6 +648,7 @@ class Engine:
             return
         inc.decided = True
         self._resolve(inc, max(due, inc.t_first + self._hold))
+        self._seq.schedule(max(due, inc.t_last) + self._retention, self._expire_incident, inc)
 
     def _confidence(self, o: Outage, margin: float) -> float:
         sps = max(o.hi - o.lo, 1)
@@ -866,6 +939,7 @@ class Engine:
         if o.ever_active:
             book.add_feed_item(o)
         book.touch(o)
+        self._seq.schedule(now + self._retention, self._expire_outage, o)
 
     def _verify(self, o: Outage, sp: int, t: float, eid: str, *, restored: bool,
                 on_at: float | None = None) -> None:
@@ -890,6 +964,59 @@ class Engine:
         if not o.unverified and o.confirmed_at is None:
             o.confirmed_at = self._on_time(o, t)
         book.touch(o)
+
+    # ============================================================ retention
+    def _deferring(self, due: float, callback: Any, token: object) -> bool:
+        """During :meth:`flush` expiry waits (end of input is not time passing)."""
+        if self._flushing:
+            self._deferred.append((due, callback, token))
+        return self._flushing
+
+    def _expire_outage(self, due: float, token: object) -> None:
+        """``evidence_retention_s`` after an outage closed: compact it, then let
+        go of its incident and of the feeder's old restoration times."""
+        assert isinstance(token, Outage)
+        o = token
+        if o.phase is not Phase.CLOSED or o.compacted or self._deferring(
+                due, self._expire_outage, o):
+            return
+        inc = o.incident
+        o.compact()
+        if inc is not None:
+            self._expire_incident(due, inc)
+        horizon = due - self._retention
+        times = self._restore_times.get(o.feeder)
+        if times and times[0] < horizon:
+            del times[:bisect_left(times, horizon)]
+        loose = self._loose.get(o.feeder)
+        if loose and loose[0][0] < horizon:
+            del loose[:bisect_left(loose, (horizon,))]
+
+    def _expire_incident(self, due: float, token: object) -> None:
+        """Forget an incident ``evidence_retention_s`` after its last evidence,
+        once all its outages closed (the last one to close calls again)."""
+        assert isinstance(token, Incident)
+        inc = token
+        if not inc.decided or any(o.phase is not Phase.CLOSED for o in inc.outages):
+            return
+        if inc.t_last + self._retention > due:
+            self._seq.schedule(inc.t_last + self._retention, self._expire_incident, inc)
+            return
+        if self._deferring(due, self._expire_incident, inc):
+            return
+        if math.isnan(inc.filed_at):
+            return   # forgotten already
+        lst, starts = self._incidents[inc.feeder], self._starts[inc.feeder]
+        at = bisect_left(starts, inc.filed_at)
+        while lst[at] is not inc:
+            at += 1
+        del lst[at]
+        del starts[at]
+        inc.filed_at = math.nan
+        incident_of = self._incident_of
+        for s in inc.dark:
+            if incident_of.get(s) is inc:
+                del incident_of[s]
 
     def _retro_child(self, o: Outage, sp: int, t: float, eid: str) -> None:
         """Record the nested outage a late straggler restore reveals (already over)."""
@@ -934,6 +1061,7 @@ class Engine:
         o.children.append(child)
         book.shrink(o, child.ami_affected, child.sp_affected)
         book.publish(child)
+        self._seq.schedule(t + self._retention, self._expire_outage, child)
 
 
 def replay(topology: Topology, events: Iterable[object],

@@ -162,6 +162,9 @@ class Incident:
     uncovered: int = 0
     #: made of restores only (every last gasp lost): its outages are already over
     retro: bool = False
+    #: the start it is filed under in the engine's per-feeder lists (NaN: not
+    #: filed, or forgotten)
+    filed_at: float = math.nan
 
     @property
     def frozen(self) -> bool:
@@ -198,11 +201,38 @@ class Outage:
     #: a nested outage found after the fact, from a straggler's late restore
     retro: bool = False
     settle_token: int = 0
+    #: its evidence was dropped ``evidence_retention_s`` after it closed
+    compacted: bool = False
 
     @property
     def position(self) -> int:
         """Node used for subtree queries (the transformer of a service point)."""
         return self.node
+
+    def compact(self) -> None:
+        """Drop the evidence of a closed outage, keep what later events may read.
+
+        Its contract fields, counts, children and prediction moves stay. The
+        incident is replaced by a stub with the same window (``t_first``,
+        ``t_last``, ``first_key``, ``retro``) and only the dark evidence of the
+        meters still unverified, which is all a closed outage reads again (a
+        late gasp absorbed by it, a straggler revealing a nested outage): so a
+        compacted outage answers later events exactly as before. The restore
+        timeline and the set of meters known on (written, never read, once
+        closed) go.
+        """
+        self.compacted = True
+        inc = self.incident
+        if inc is not None:
+            keep = [s for s in self.unverified if s in inc.dark]
+            stub = Incident(inc.feeder, inc.t_first, inc.t_last, inc.first_key,
+                            decided=True, retro=inc.retro)
+            stub.dark = {s: inc.dark[s] for s in keep}
+            stub.restore_only = {s for s in keep if s in inc.restore_only}
+            stub.outages = [self]
+            self.incident = stub
+        self.known_on = set()
+        self.on_events = Timeline()
 
 
 class _Fenwick:
