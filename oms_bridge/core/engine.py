@@ -430,7 +430,7 @@ class Engine:
         return row
 
     def restorations(self) -> list[dict[str, Any]]:
-        return [dict(item) for item in self._book.feed]
+        return self._book.feed_items()
 
     def event_stats(self) -> dict[str, int]:
         return dict(self._stats)
@@ -954,9 +954,10 @@ class Engine:
             # survived the reclose unseen; it just stayed unverified meanwhile)
             self._retro_child(o, sp, t, eid)
         else:
-            o.known_on.add(sp)
-            if restored:
-                o.on_events.add(t, sp, eid)
+            if not o.compacted:   # (shared empty sets once compacted)
+                o.known_on.add(sp)
+                if restored:
+                    o.on_events.add(t, sp, eid)
             # a later gasp proves power only shortly before it
             if on_at is None:
                 on_at = t if restored else t - self._gap

@@ -223,7 +223,7 @@ class Outage:
         """
         self.compacted = True
         inc = self.incident
-        if inc is not None:
+        if inc is not None and self.unverified:
             keep = [s for s in self.unverified if s in inc.dark]
             stub = Incident(inc.feeder, inc.t_first, inc.t_last, inc.first_key,
                             decided=True, retro=inc.retro)
@@ -231,8 +231,17 @@ class Outage:
             stub.restore_only = {s for s in keep if s in inc.restore_only}
             stub.outages = [self]
             self.incident = stub
-        self.known_on = set()
-        self.on_events = Timeline()
+        else:
+            # nothing unverified: no later event reaches it (it owns no meter)
+            self.incident = None
+        # never read again once closed (a verified straggler is not recorded)
+        self.known_on = _NO_METERS
+        self.on_events = _NO_EVENTS
+
+
+#: shared by compacted outages (never written: see :meth:`Outage.compact`)
+_NO_METERS: set[int] = set()
+_NO_EVENTS = Timeline()
 
 
 class _Fenwick:
@@ -308,7 +317,11 @@ class OutageBook:
         self._xs: list[int] = [0] * n
         self._changes: dict[str, str] = {}
         self._removed: dict[str, dict[str, Any]] = {}
-        self.feed: list[dict[str, Any]] = []
+        #: restoration feed items, kept compact (rendered by :meth:`feed_items`):
+        #: (outage, started_at, restored_at, confirmed_at, meters_restored,
+        #: unverified meters, nested outage ids), as at its close
+        self.feed: list[tuple[Outage, float, float | None, float | None, int,
+                              tuple[int, ...], tuple[str, ...]]] = []
         self._feed_drained = 0
         self._feeder_ids = topo.feeder_ids
         self._node_ids: list[str] = [bytes(v).decode("utf-8") for v in topo.node_ids.tolist()]
@@ -519,23 +532,33 @@ class OutageBook:
         return out
 
     def add_feed_item(self, o: Outage) -> None:
-        self.feed.append({
-            "seq": len(self.feed) + 1,
+        """One feed item per outage, when it closes (its values as then)."""
+        self.feed.append((o, o.started_at, o.restored_at, o.confirmed_at,
+                          max(o.sp_affected - len(o.unverified), 0),
+                          tuple(o.unverified) if o.unverified else (),
+                          tuple(sorted(c.outage_id for c in o.children)) if o.children else ()))
+
+    def feed_items(self, start: int = 0) -> list[dict[str, Any]]:
+        """The feed from item ``start`` (0-based), rendered."""
+        feeder_ids = self._feeder_ids
+        return [{
+            "seq": seq,
             "outage_id": o.outage_id,
             "device_id": self.device_id(o),
-            "feeder_id": self._feeder_ids[o.feeder],
-            "started_at": format_time(o.started_at),
-            "restored_at": format_time(o.restored_at),
-            "confirmed_at": format_time(o.confirmed_at),
-            "meters_restored": max(o.sp_affected - len(o.unverified), 0),
-            "meters_unverified": [self.meter_id(s) for s in o.unverified],
-            "nested_outage_ids": sorted(c.outage_id for c in o.children),
-        })
+            "feeder_id": feeder_ids[o.feeder],
+            "started_at": format_time(started),
+            "restored_at": format_time(restored),
+            "confirmed_at": format_time(confirmed),
+            "meters_restored": n_restored,
+            "meters_unverified": [self.meter_id(s) for s in unverified],
+            "nested_outage_ids": list(nested),
+        } for seq, (o, started, restored, confirmed, n_restored, unverified, nested)
+            in enumerate(self.feed[start:], start + 1)]
 
     def drain_feed(self) -> list[dict[str, Any]]:
-        out = self.feed[self._feed_drained:]
+        out = self.feed_items(self._feed_drained)
         self._feed_drained = len(self.feed)
-        return [dict(item) for item in out]
+        return out
 
     # -------------------------------------------------------------- render
     def device_id(self, o: Outage) -> str:

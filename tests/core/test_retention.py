@@ -64,8 +64,9 @@ def test_evidence_of_closed_outages_is_dropped_after_retention() -> None:
     before = held(engine)
     assert before["incidents"] == 2
     assert before["on_events"] == before["known_on"] == before["outage_dark"] == 10
-    rows = engine.outages()
+    rows, feed = engine.outages(), engine.restorations()
     assert [r["status"] for r in rows] == ["restored", "restored"]
+    assert len(feed) == 2
     detail = engine.outage_detail(rows[0]["outage_id"])
     assert detail is not None
     assert not detail["timeline_compacted"]
@@ -78,6 +79,8 @@ def test_evidence_of_closed_outages_is_dropped_after_retention() -> None:
     assert after["on_events"] == after["known_on"] == after["outage_dark"] == 0
     # the list and the feed are unchanged: every contract field kept
     assert engine.outages() == rows
+    assert engine.restorations() == feed
+    assert all(o.compacted and o.incident is None for o in engine._book.by_id.values())
     detail = engine.outage_detail(rows[0]["outage_id"])
     assert detail is not None
     assert detail["timeline_compacted"]
