@@ -58,6 +58,14 @@ TICK = "!tick"
 _INVALID_ITEM: LogItem = (None, None, INVALID, None)
 
 
+#: Seconds without input before frozen cyclic garbage is swept (see ``_sweeper``).
+SWEEP_IDLE_S = 2.0
+#: Items applied since the last sweep before another one is worth its pause.
+SWEEP_AFTER = 20_000
+#: Items after which a sweep runs even under load (bounds what a storm can pin).
+SWEEP_MAX = 1_000_000
+
+
 class _Unset:
     """Marks an argument not given (``None`` is a meaningful value)."""
 
@@ -86,6 +94,8 @@ class RuntimeOptions:
     retry_after_failure_s: float = 1.0
     #: Logged groups that may wait for the engine while the next one is written.
     pipeline_depth: int = 1
+    #: ``gc.freeze`` what survives each applied group (see :meth:`Runtime._freeze`).
+    freeze_heap: bool = True
 
 
 @dataclass
@@ -158,6 +168,8 @@ class Runtime:
             max(1, self.options.pipeline_depth))
         self.ready = False
         self.replayed = 0
+        #: Items applied (and frozen) since the last sweep.
+        self._frozen_since_sweep = 0
         #: ``(version_id, rows)`` of the last coverage computed by the API.
         self.coverage_cache: tuple[int | None, list[dict[str, Any]]] | None = None
         #: The read API's caches, told of every outage and feed commit.
@@ -193,6 +205,8 @@ class Runtime:
         self._tasks.append(asyncio.create_task(self._applier(), name="omsb-applier"))
         if self.options.idle_tick_s > 0:
             self._tasks.append(asyncio.create_task(self._ticker(), name="omsb-ticker"))
+        if self.options.freeze_heap:
+            self._tasks.append(asyncio.create_task(self._sweeper(), name="omsb-gc-sweeper"))
         self.ready = True
 
     async def stop(self) -> None:
@@ -454,6 +468,46 @@ class Runtime:
         if changes and len(self.hub):
             for change in changes:
                 self.hub.publish(orjson.dumps(change))
+        self._freeze(sum(len(v) for v in results))
+
+    def _freeze(self, applied: int) -> None:
+        """Keep the engine's growing state out of the cyclic collector's walks.
+
+        The engine keeps a few hundred bytes of Python objects per event; each
+        full collection walked all of it on the event loop (in a 20 s storm at
+        20,000/s: 20 full collections, ~3.4 s of the service's ~11 s of CPU,
+        pauses of 0.1-0.3 s growing with the heap). What survives an applied
+        group is moved to the permanent generation (``gc.freeze``, O(1)) after a
+        collection that walks only the objects not frozen yet (those of this
+        group: a few milliseconds); objects freed by reference counting are
+        freed as before. Cyclic garbage of objects still in use at the freeze
+        (requests in flight) is reclaimed by :meth:`_sweeper` when idle.
+        """
+        if self.options.freeze_heap:
+            gc.collect()  # walks only what is not frozen yet: this group's objects
+            gc.freeze()
+            self._frozen_since_sweep += applied
+
+    async def _sweeper(self) -> None:
+        """When the input has been idle a while: one full collection of the heap.
+
+        Unfreezes, collects and freezes again, so cyclic garbage frozen during
+        a busy period is reclaimed (a pause of a fraction of a second, taken
+        when nothing arrives after :data:`SWEEP_AFTER` items, or under load
+        after :data:`SWEEP_MAX`).
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(SWEEP_IDLE_S / 2)
+            due = self._frozen_since_sweep >= SWEEP_MAX or (
+                self._frozen_since_sweep >= SWEEP_AFTER and not self.queue.pending
+                and loop.time() - self._last_input >= SWEEP_IDLE_S)
+            if not due:
+                continue
+            self._frozen_since_sweep = 0
+            gc.unfreeze()
+            gc.collect()
+            gc.freeze()
 
     def _apply_batch(self, entries: list[tuple[Any, LogItem]]) -> list[str | None]:
         """Feed one batch to the engine in order; the verdict name of each entry.
