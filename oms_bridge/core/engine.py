@@ -11,10 +11,23 @@ Accounting: every ingested event is exactly one of ``accepted``,
 ``duplicate`` (an ``event_id`` seen before, whatever its content),
 ``unknown_meter`` (not an AMI meter of the topology) or ``invalid`` (counted
 by the caller, who parses, via :meth:`Engine.count_invalid`). Event ids are
-kept in a set of strings: exact (no hash collisions), about 100 bytes an event
-(2,000,000 events: ~200 MB); a service that runs for months should restart on
-a fresh topology version now and then, or evict ids older than its replay
-horizon.
+kept in a set of strings: exact (no hash collisions), about 100 bytes an event,
+for ``dedupe_horizon_s`` of event time: filed in buckets of
+``dedupe_horizon_s / 8`` by ``occurred_at``, a bucket is forgotten once the
+watermark (as it stood when the next event arrived) is ``dedupe_horizon_s``
+past its end. A duplicate of a forgotten id counts as ``accepted`` and is
+applied as late evidence, which changes nothing: its meter has said something
+at least as new since (the original), so a gasp opens nothing and a restore
+is ignored.
+
+Bounded memory. ``evidence_retention_s`` of event time after an outage
+closes, :meth:`Outage.compact` drops its evidence (see there: later events
+about it are answered as before) and its incident, once all of that
+incident's outages closed and its last evidence is that old, is forgotten,
+with the feeder's restoration times and unclaimed restores older than that.
+Both run on timers (event time, in the sequence of evidence), so the result
+never depends on batching; :meth:`Engine.flush` (end of input) defers them.
+What stays per outage is its summary (contract fields, feed item, moves).
 
 Late events (older than the watermark) are applied at once as evidence with
 their own timestamps: a last gasp older than the meter's latest known event
@@ -61,7 +74,7 @@ _GASP = 0
 _RESTORE = 1
 _KIND_CODE = {EventKind.LAST_GASP: _GASP, EventKind.POWER_RESTORED: _RESTORE}
 #: event ids are forgotten in buckets of this share of ``dedupe_horizon_s``
-_ID_BUCKETS = 24
+_ID_BUCKETS = 8
 
 
 class Verdict(enum.Enum):
@@ -181,8 +194,10 @@ class Engine:
         if kind is None or not math.isfinite(t):
             self._stats["invalid"] += 1
             return Verdict.INVALID
-        seen.add(eid)
-        self._id_bucket(float(math.floor(t / self._bucket_s))).append(eid)
+        key = float(math.floor(t / self._bucket_s))
+        if self._expiry_of(key) > self._seq.clock:   # else forgotten at once
+            seen.add(eid)
+            self._id_bucket(key).append(eid)
         sp = (self._meters or self._meter_map()).get(event.meter_id)
         if sp is None:
             self._stats["unknown_meter"] += 1
@@ -231,19 +246,22 @@ class Engine:
         if n == 0:
             return np.zeros(0, dtype=np.int8)
         self._forget_ids(self._seq.clock)
-        if n > 1 and self._may_forget_within(t):
-            # an id bucket may expire part-way: halves, so that each event is
-            # checked against the ids as one-by-one ingestion would see them
-            h = n // 2
+        expiry = self._id_expiry(t)
+        h = self._ids_split(t, expiry) if n > 1 else n
+        if h < n:
+            # an id bucket may expire at the arrival of event h: from there on,
+            # each event is checked against the ids as one-by-one ingestion would
             return np.concatenate((
                 self.ingest_columns(event_ids[:h], meter_ids[:h], k[:h], t[:h]),
                 self.ingest_columns(event_ids[h:], meter_ids[h:], k[h:], t[h:])))
         seen = self._seen
         add = seen.add
         bad = ~np.isfinite(t) | (k < 0) | (k > 1)
-        if bad.any():
+        # ids of events already that old are forgotten at once: not recorded
+        keep_out = bad | (expiry <= self._seq.clock)
+        if keep_out.any():
             dup = np.zeros(n, dtype=np.bool_)
-            for i, (eid, b) in enumerate(zip(event_ids, bad.tolist(), strict=True)):
+            for i, (eid, b) in enumerate(zip(event_ids, keep_out.tolist(), strict=True)):
                 if eid in seen:
                     dup[i] = True
                 elif not b:
@@ -256,7 +274,7 @@ class Engine:
         verdict[sp < 0] = _UNKNOWN
         verdict[bad] = _INVALID
         verdict[dup] = _DUPLICATE
-        self._bucket_ids(event_ids, t, ~(dup | bad))
+        self._bucket_ids(event_ids, t, ~(dup | keep_out))
         counts = np.bincount(verdict, minlength=len(VERDICTS)).tolist()
         stats = self._stats
         for v, c in zip(VERDICTS, counts, strict=True):
@@ -283,12 +301,11 @@ class Engine:
             return
         keys = np.floor(t[new] / self._bucket_s)
         ids = list(compress(event_ids, new.tolist()))
-        first = float(keys[0])
-        if bool((keys == first).all()):
-            self._id_bucket(first).extend(ids)
-            return
-        for key, eid in zip(keys.tolist(), ids, strict=True):
-            self._id_bucket(key).append(eid)
+        # runs of one bucket (arrival order is nearly time order)
+        cuts = [0, *(np.flatnonzero(keys[1:] != keys[:-1]) + 1).tolist(), len(ids)]
+        starts = keys[cuts[:-1]].tolist()
+        for key, a, b in zip(starts, cuts[:-1], cuts[1:], strict=True):
+            self._id_bucket(key).extend(ids[a:b])
 
     def _expiry_of(self, key: float) -> float:
         """Watermark at which the ids of bucket ``key`` are forgotten."""
@@ -300,17 +317,33 @@ class Engine:
         while keys and self._expiry_of(keys[0]) <= clock:
             self._seen.difference_update(self._id_buckets.pop(heapq.heappop(keys)))
 
-    def _may_forget_within(self, t: NDArray[np.float64]) -> bool:
-        """Whether the watermark may reach a bucket's expiry inside this chunk
-        (conservative: the newest time in it, the oldest bucket it may add)."""
-        finite = t[np.isfinite(t)]
-        if finite.size == 0:
-            return False
-        reach = float(finite.max()) - self._seq.lateness_s
-        oldest = float(math.floor(float(finite.min()) / self._bucket_s))
-        if self._bucket_keys:
-            oldest = min(oldest, self._bucket_keys[0])
-        return reach >= self._expiry_of(oldest)
+    def _id_expiry(self, t: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Per event, the watermark at which its id would be forgotten (-inf for
+        a time that is not finite)."""
+        tt = np.where(np.isfinite(t), t, -np.inf)
+        with np.errstate(invalid="ignore", over="ignore"):
+            return (np.floor(tt / self._bucket_s) + 1.0) * self._bucket_s + self._horizon
+
+    def _ids_split(self, t: NDArray[np.float64], expiry: NDArray[np.float64]) -> int:
+        """How many leading events of a chunk arrive before any id bucket (held,
+        or one the chunk adds) may expire: they see the ids as they are now.
+
+        Conservative: the watermark at each arrival is bounded by the running
+        maximum of the times before it less the lateness (non-accepted events
+        do not move it; counting them only splits earlier). Never 0: after
+        :meth:`_forget_ids` every held bucket expires after the clock."""
+        clock = self._seq.clock
+        fresh = expiry[expiry > clock]
+        nxt = self._expiry_of(self._bucket_keys[0]) if self._bucket_keys else math.inf
+        if fresh.size:
+            nxt = min(nxt, float(fresh.min()))
+        if not math.isfinite(nxt):
+            return len(t)
+        tt = np.where(np.isfinite(t), t, -np.inf)
+        before = np.empty_like(tt)
+        before[0] = clock
+        np.maximum(np.maximum.accumulate(tt[:-1]) - self._seq.lateness_s, clock, out=before[1:])
+        return int(np.searchsorted(before, nxt, side="left"))
 
     def _meter_sps(self, meter_ids: Sequence[str]) -> NDArray[np.int64]:
         """Service point of each meter id (-1: unknown), as :meth:`ingest` finds it."""

@@ -112,7 +112,7 @@ def test_event_ids_are_forgotten_behind_the_horizon() -> None:
     assert len(engine._seen) == 10
     # a recent duplicate is still one
     assert engine.ingest(parsed(first[:1])[0]) is Verdict.DUPLICATE
-    engine.tick(T0_S + 900 + SMALL.dedupe_horizon_s * (1 + 1 / 24) + 31)
+    engine.tick(T0_S + 900 + SMALL.dedupe_horizon_s * (1 + 1 / 8) + 31)
     assert len(engine._seen) == 0 and not engine._id_buckets
 
 
