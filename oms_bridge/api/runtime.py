@@ -62,8 +62,6 @@ _INVALID_ITEM: LogItem = (None, None, INVALID, None)
 SWEEP_IDLE_S = 2.0
 #: Items applied since the last sweep before another one is worth its pause.
 SWEEP_AFTER = 20_000
-#: Items after which a sweep runs even under load (bounds what a storm can pin).
-SWEEP_MAX = 1_000_000
 
 
 class _Unset:
@@ -96,6 +94,9 @@ class RuntimeOptions:
     pipeline_depth: int = 1
     #: ``gc.freeze`` what survives each applied group (see :meth:`Runtime._freeze`).
     freeze_heap: bool = True
+    #: Items after which the frozen heap is swept even under load (0: only when
+    #: idle). A sweep walks the whole heap: at 1M items, a pause of seconds.
+    sweep_max_items: int = 0
 
 
 @dataclass
@@ -494,12 +495,13 @@ class Runtime:
         Unfreezes, collects and freezes again, so cyclic garbage frozen during
         a busy period is reclaimed (a pause of a fraction of a second, taken
         when nothing arrives after :data:`SWEEP_AFTER` items, or under load
-        after :data:`SWEEP_MAX`).
+        after ``sweep_max_items`` when set).
         """
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(SWEEP_IDLE_S / 2)
-            due = self._frozen_since_sweep >= SWEEP_MAX or (
+            most = self.options.sweep_max_items
+            due = (most > 0 and self._frozen_since_sweep >= most) or (
                 self._frozen_since_sweep >= SWEEP_AFTER and not self.queue.pending
                 and loop.time() - self._last_input >= SWEEP_IDLE_S)
             if not due:
