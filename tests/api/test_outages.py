@@ -72,6 +72,7 @@ async def test_detail_feed_and_coverage(client: Client) -> None:
     detail = await get(client, f"/api/v1/outages/{first['outage_id']}", "dispatcher")
     assert detail["outage_id"] == first["outage_id"]
     assert {"affected_meters", "evidence", "children", "history"} <= set(detail)
+    assert detail["timeline_compacted"] is False  # fresh evidence, well inside retention
     assert [h["change"] for h in detail["history"]] == ["created", "restored"]
     assert (await client.get("/api/v1/outages/NOPE", headers=auth("oms"))).status == 404
     feed = await get(client, "/api/v1/restorations?after=0&limit=2")

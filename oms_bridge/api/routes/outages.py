@@ -108,6 +108,9 @@ async def get_outage(request: web.Request) -> web.Response:
         "affected_meters": detail.get("meters", detail.get("affected_meters", [])),
         "meters_unverified_ids": detail.get("meters_unverified_ids", []),
         "evidence": detail.get("timeline", detail.get("evidence", [])),
+        # past [engine] evidence_retention_s the engine keeps only the predictions;
+        # the full evidence stays in the durable event log
+        "timeline_compacted": bool(detail.get("timeline_compacted", False)),
         "children": children,
         "history": history,
     }
