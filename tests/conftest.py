@@ -12,6 +12,11 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
+from gis_import.build import ImportResult
+from gis_import.report import ImportReport
+from oms_bridge.core.topology import Topology
+from oms_bridge.store import migrate, topology_repo
+from oms_bridge.store.engine import create_sync_engine
 from oms_bridge.store.urls import sync_url
 
 REPO = Path(__file__).resolve().parents[1]
@@ -87,3 +92,17 @@ def reset_pg_schema(url: str) -> None:
             conn.execute(text("CREATE SCHEMA public"))
     finally:
         engine.dispose()
+
+
+def seed_topology(url: str, topology: Topology, source: str = "test") -> int:
+    """Store ``topology`` as the active version of a fresh (migrated) database."""
+    migrate.upgrade(url)
+    engine = create_sync_engine(url)
+    try:
+        with engine.begin() as conn:
+            result = ImportResult(topology=topology, report=ImportReport(source=source))
+            vid = topology_repo.save_version(conn, result, source=source)
+            topology_repo.activate(conn, vid)
+    finally:
+        engine.dispose()
+    return vid

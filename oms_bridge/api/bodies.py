@@ -8,7 +8,7 @@ oversized body nor a gzip bomb is ever held whole. A declared
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -36,26 +36,28 @@ def _check_declared(request: web.Request, limit: int) -> None:
         raise _too_large(limit)
 
 
-async def read_limited(request: web.Request, limit: int) -> bytes:
+async def _limited_chunks(
+    request: web.Request, limit: int, chunk_size: int
+) -> AsyncIterator[bytes]:
+    """The body in chunks, refused with a 413 as soon as it passes ``limit``."""
     _check_declared(request, limit)
-    chunks: list[bytes] = []
     size = 0
-    async for chunk in request.content.iter_chunked(1 << 16):
+    async for chunk in request.content.iter_chunked(chunk_size):
         size += len(chunk)
         if size > limit:
             raise _too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+        yield chunk
+
+
+async def read_limited(request: web.Request, limit: int) -> bytes:
+    return b"".join([c async for c in _limited_chunks(request, limit, 1 << 16)])
 
 
 async def spool_limited(request: web.Request, limit: int, fh: IO[bytes]) -> int:
     """Stream the body into ``fh`` (a temporary file); returns its size."""
-    _check_declared(request, limit)
     size = 0
-    async for chunk in request.content.iter_chunked(1 << 20):
+    async for chunk in _limited_chunks(request, limit, 1 << 20):
         size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
         fh.write(chunk)
     fh.flush()
     return size

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -13,12 +12,9 @@ from aiohttp.test_utils import TestClient
 
 from oms_bridge.api.app import create_app
 from oms_bridge.api.runtime import RuntimeOptions
-from oms_bridge.core.topology import Topology
 from oms_bridge.settings import DatabaseSettings, ServiceSettings, Settings
-from oms_bridge.store import migrate, topology_repo
-from oms_bridge.store.engine import create_sync_engine
 from tests.api.standin import StandInPort, small_topology
-from tests.conftest import reset_pg_schema
+from tests.conftest import reset_pg_schema, seed_topology
 
 TOKENS = {"head-end": "he-secret", "oms": "oms-secret", "gis-admin": "gis-secret",
           "dispatcher": "disp-secret"}
@@ -26,29 +22,6 @@ TOKENS = {"head-end": "he-secret", "oms": "oms-secret", "gis-admin": "gis-secret
 
 def auth(role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKENS[role]}"}
-
-
-class _Report:
-    def to_dict(self) -> dict[str, Any]:
-        return {"defects": [], "summary": "stand-in"}
-
-
-@dataclasses.dataclass
-class _Result:
-    topology: Topology
-    report: _Report = dataclasses.field(default_factory=_Report)
-
-
-def seed_topology(url: str, topology: Topology) -> int:
-    migrate.upgrade(url)
-    engine = create_sync_engine(url)
-    try:
-        with engine.begin() as conn:
-            vid = topology_repo.save_version(conn, _Result(topology), source="test")
-            topology_repo.activate(conn, vid)
-    finally:
-        engine.dispose()
-    return vid
 
 
 

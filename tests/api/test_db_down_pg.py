@@ -31,9 +31,9 @@ from redis.asyncio import Redis
 
 from oms_bridge.api.runtime import RuntimeOptions
 from oms_bridge.settings import DatabaseSettings, RedisSettings, Settings
-from tests.api.conftest import AppFactory, auth, event, seed_topology
+from tests.api.conftest import AppFactory, auth, event
 from tests.api.standin import small_topology
-from tests.conftest import unavailable
+from tests.conftest import seed_topology, unavailable
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 Client = TestClient[web.Request, web.Application]

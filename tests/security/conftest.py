@@ -18,9 +18,8 @@ from aiohttp.test_utils import TestClient
 from oms_bridge.api.app import create_app
 from oms_bridge.api.runtime import RuntimeOptions
 from oms_bridge.settings import DatabaseSettings, ServiceSettings, Settings
-from tests.api.conftest import seed_topology
 from tests.api.standin import StandInPort, small_topology
-from tests.conftest import reset_pg_schema
+from tests.conftest import reset_pg_schema, seed_topology
 from tests.security.service import TOKENS
 
 Client = TestClient[web.Request, web.Application]

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from oms_bridge.core.topology import Topology
-from tests.web.service import Service, seed_topology
+from tests.conftest import seed_topology
+from tests.web.service import Service
 
 CHROMIUM = os.environ.get("OMS_BRIDGE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -8,7 +8,6 @@ with the head-end token.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import socket
 import threading
@@ -22,42 +21,18 @@ from aiohttp import web
 from oms_bridge.api import keys
 from oms_bridge.api.app import create_app
 from oms_bridge.api.runtime import RuntimeOptions
-from oms_bridge.core.topology import Topology
 from oms_bridge.settings import (
     CoverageSettings,
     DatabaseSettings,
     ServiceSettings,
     Settings,
 )
-from oms_bridge.store import migrate, topology_repo
-from oms_bridge.store.engine import create_sync_engine
 from oms_bridge.web import setup_web
 
 TOKENS = {"head-end": "he-token-web", "oms": "oms-token-web", "gis-admin": "gis-token-web",
           "dispatcher": "dispatcher-token-web"}
 
 
-@dataclasses.dataclass
-class _Report:
-    def to_dict(self) -> dict[str, Any]:
-        return {"defects": [], "summary": "page tests"}
-
-
-@dataclasses.dataclass
-class _Result:
-    topology: Topology
-    report: _Report = dataclasses.field(default_factory=_Report)
-
-
-def seed_topology(url: str, topology: Topology) -> None:
-    migrate.upgrade(url)
-    engine = create_sync_engine(url)
-    try:
-        with engine.begin() as conn:
-            vid = topology_repo.save_version(conn, _Result(topology), source="web-tests")
-            topology_repo.activate(conn, vid)
-    finally:
-        engine.dispose()
 
 
 def free_port() -> int:
