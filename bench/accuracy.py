@@ -5,7 +5,7 @@
 For every feeder of ``../shared/feeders`` (skipped with a message when absent)
 and the project's own fixtures (the demo export when present, the hand-made
 storm feeder, a synthetic feeder), simulate storms at last-gasp delivery 0.5,
-replay each through ``oms_bridge.core.engine.replay`` and print a table per
+replay each through ``oms_bridge.core.replay.replay`` and print a table per
 feeder. Then sweep device F1 against delivery 0.1..0.9 and save
 ``bench/out/accuracy_sweep.csv`` and ``bench/out/accuracy_sweep.png``.
 With ``--check`` the exit status is 1 when a target is missed.
@@ -62,7 +62,7 @@ def feeders(shared: Path) -> list[tuple[str, Callable[[], Topology]]]:
 
 def replay(topology: Topology, lines: Iterable[str], settings: EngineSettings) -> dict[str, Any]:
     """The contract section 6 result of the engine for these JSONL lines."""
-    engine = importlib.import_module("oms_bridge.core.engine")
+    engine = importlib.import_module("oms_bridge.core.replay")
     result: dict[str, Any] = engine.replay(topology, lines, settings)
     return result
 
@@ -124,9 +124,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="where to write every scoring failure case")
     args = ap.parse_args(argv)
     try:
-        importlib.import_module("oms_bridge.core.engine")
+        importlib.import_module("oms_bridge.core.replay")
     except ModuleNotFoundError:
-        print("oms_bridge.core.engine is not available yet: nothing to replay", file=sys.stderr)
+        print("oms_bridge.core.replay is not available yet: nothing to replay", file=sys.stderr)
         return 2
     settings = EngineSettings()
     OUT.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@
    first ``--events`` lines of the storm (JSONL, arrival order).
 2. In this process: time merely parsing every line with ``orjson.loads``
    (reference), then the full replay (parse + normalise + engine + flush) via
-   ``oms_bridge.core.engine.replay``; print events/s for both, their ratio
+   ``oms_bridge.core.replay.replay``; print events/s for both, their ratio
    (target >= 0.30) and the peak resident memory of this process (target < 2 GB).
 """
 
@@ -89,7 +89,7 @@ def parse_only(path: Path) -> tuple[int, float, float]:
 
 def full_replay(topo: Any, path: Path) -> tuple[dict[str, Any], float, float]:
     """The result, wall and CPU seconds."""
-    engine = importlib.import_module("oms_bridge.core.engine")
+    engine = importlib.import_module("oms_bridge.core.replay")
     settings_mod = importlib.import_module("oms_bridge.settings")
     t0, c0 = time.perf_counter(), time.process_time()
     with path.open("rb") as fh:

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from oms_bridge.core.engine import replay
+from oms_bridge.core.replay import replay
 from oms_bridge.core.topology import Topology
 from oms_bridge.errors import ConfigError, TopologyError
 from oms_bridge.settings import Settings, load_settings

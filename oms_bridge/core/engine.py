@@ -45,13 +45,12 @@ of them, in any chunk sizes, gives byte-identical results (tests/core/test_chunk
 from __future__ import annotations
 
 import enum
-import gc
 import heapq
 import math
 from array import array
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Sequence
-from itertools import compress, islice, repeat
+from itertools import compress, repeat
 from typing import Any
 
 import numpy as np
@@ -68,7 +67,7 @@ from oms_bridge.core.reorder import Sequencer
 from oms_bridge.core.topology import Topology
 from oms_bridge.settings import CoverageSettings, EngineSettings
 
-__all__ = ["VERDICTS", "Engine", "Verdict", "decode_lines", "replay"]
+__all__ = ["VERDICTS", "Engine", "Verdict", "decode_lines", "result_of"]
 
 _GASP = 0
 _RESTORE = 1
@@ -89,7 +88,7 @@ class Verdict(enum.Enum):
 VERDICTS: tuple[Verdict, ...] = (Verdict.ACCEPTED, Verdict.DUPLICATE, Verdict.UNKNOWN_METER,
                                  Verdict.INVALID)
 _ACCEPTED, _DUPLICATE, _UNKNOWN, _INVALID = range(4)
-#: events per bulk step in replay and ingest_many (the result never depends on it)
+#: events per bulk step in ingest_many (the result never depends on it)
 _CHUNK = 4096
 
 
@@ -1096,71 +1095,6 @@ class Engine:
         book.shrink(o, child.ami_affected, child.sp_affected)
         book.publish(child)
         self._seq.schedule(t + self._retention, self._expire_outage, child)
-
-
-def replay(topology: Topology, events: Iterable[object],
-           settings: EngineSettings | None = None,
-           coverage: CoverageSettings | None = None,
-           tuning: InferenceTuning | None = None, *, chunk_size: int = _CHUNK) -> dict[str, Any]:
-    """Contract section 6: events in arrival order -> the result.
-
-    ``events`` may yield JSON lines (``bytes`` or ``str``, as read from a JSONL
-    file; blank lines are skipped), decoded objects, or :class:`MeterEvent`.
-    Lines that are not JSON and objects that are not valid events count as
-    ``invalid``. They are taken ``chunk_size`` at a time through the bulk path
-    (:meth:`Engine.ingest_objects`); the result never depends on ``chunk_size``.
-    """
-    settings = settings or EngineSettings()
-    engine = Engine(topology, settings, coverage, tuning)
-    # millions of small long-lived objects: the cyclic collector would rescan them
-    # over and over for nothing (the engine makes no reference cycles worth it)
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _replay_into(engine, events, EventCodes.from_settings(settings),
-                            max(1, int(chunk_size)))
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _replay_into(engine: Engine, events: Iterable[object], codes: EventCodes,
-                 chunk_size: int) -> dict[str, Any]:
-    table = kind_table(codes)
-    loads = orjson.loads
-    lines = {bytes, str}
-    it = iter(events)
-    while batch := list(islice(it, chunk_size)):
-        chunk: list[object] | None = None
-        if set(map(type, batch)) <= lines:
-            try:   # the common case, every line JSON: decoded in one C-level pass
-                chunk = list(map(loads, batch))  # type: ignore[arg-type]  # all bytes/str
-            except orjson.JSONDecodeError:
-                chunk = None
-        if chunk is None:
-            chunk = _decode_items(batch)
-        if chunk:
-            engine.ingest_objects(chunk, codes, table)
-    engine.flush()
-    return result_of(engine)
-
-
-def _decode_items(items: list[object]) -> list[object]:
-    """Lines decoded (``None`` if not JSON, blank ones skipped), objects as they are."""
-    loads = orjson.loads
-    decode_error = orjson.JSONDecodeError
-    out: list[object] = []
-    append = out.append
-    for item in items:
-        if isinstance(item, bytes | str):
-            try:
-                append(loads(item))
-            except decode_error:
-                if item and not item.isspace():
-                    append(None)
-        else:
-            append(item)
-    return out
 
 
 def result_of(engine: Engine) -> dict[str, Any]:

@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from oms_bridge.core.bulk import canonical_stamps
-from oms_bridge.core.engine import Engine, replay, result_of
+from oms_bridge.core.engine import Engine, result_of
 from oms_bridge.core.events import EventCodes, parse_event, parse_timestamp
+from oms_bridge.core.replay import replay
 from oms_bridge.core.topology import Topology
 from oms_bridge.errors import EventError
 from oms_bridge.settings import EngineSettings

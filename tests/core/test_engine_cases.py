@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from oms_bridge.core.engine import Engine, Verdict, replay
+from oms_bridge.core.engine import Engine, Verdict
 from oms_bridge.core.events import EventKind, MeterEvent
+from oms_bridge.core.replay import replay
 from oms_bridge.settings import EngineSettings
 
 from .feeders import fuse_over_one_transformer, radial, two_laterals

@@ -7,8 +7,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from oms_bridge.core.engine import Engine, replay
+from oms_bridge.core.engine import Engine
 from oms_bridge.core.events import EventCodes, parse_event
+from oms_bridge.core.replay import replay
 from oms_bridge.core.topology import Topology, TopologyBuilder
 from oms_bridge.errors import EventError
 from oms_bridge.settings import EngineSettings

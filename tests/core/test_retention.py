@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from oms_bridge.core.engine import Engine, Verdict, replay
+from oms_bridge.core.engine import Engine, Verdict
 from oms_bridge.core.events import MeterEvent, parse_event
+from oms_bridge.core.replay import replay
 from oms_bridge.settings import EngineSettings
 
 from .feeders import radial, two_laterals

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from oms_bridge.cli import main
-from oms_bridge.core import engine
+from oms_bridge.core import replay as engine
 from oms_bridge.core.topology import Topology
 from oms_bridge.settings import EngineSettings
 from oms_bridge.sim.fixtures import storm_feeder
