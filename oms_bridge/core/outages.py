@@ -203,6 +203,8 @@ class Outage:
     settle_token: int = 0
     #: its evidence was dropped ``evidence_retention_s`` after it closed
     compacted: bool = False
+    #: its index in the book's owner slots while open (-1: never opened)
+    slot: int = -1
 
     @property
     def position(self) -> int:
@@ -267,7 +269,17 @@ class _Fenwick:
         return total
 
     def range(self, lo: int, hi: int) -> int:
-        return self.prefix(hi) - self.prefix(lo)
+        """``prefix(hi) - prefix(lo)``, walking both down only until they meet:
+        a subtree's range is narrow, so its two walks share most of their steps."""
+        total = 0
+        tree = self._tree
+        while hi > lo:
+            total += tree[hi]
+            hi -= hi & -hi
+        while lo > hi:
+            total -= tree[lo]
+            lo -= lo & -lo
+        return total
 
 
 def _roots(parent: NDArray[np.integer]) -> NDArray[np.int64]:
@@ -299,6 +311,13 @@ class OutageBook:
         self._sp_serial: dict[int, int] = {}
         self._serial = 0
         self.stragglers: dict[int, Outage] = {}
+        # Owner of each service point (the deepest open outage above it) as a
+        # slot number, -1 for none: the per-event look-up is one array read.
+        # Kept by add_open/remove_open with one vectorised pass over the
+        # device's range (rare) through a numpy view of the same memory.
+        self._own = array("i", [-1]) * topo.n_service_points
+        self._own_np: NDArray[np.int32] = np.frombuffer(self._own, dtype=np.int32)
+        self._slots: list[Outage | None] = []
         self._ami_bit = _Fenwick(topo.n_nodes)
         self._sp_bit = _Fenwick(topo.n_nodes)
         # Memos per node (owner above, excluded counts), each stamped with the
@@ -329,15 +348,37 @@ class OutageBook:
     # ------------------------------------------------------------ ownership
     def owner_of(self, sp: int) -> Outage | None:
         """The deepest open (or restoring) outage above a service point."""
+        slot = self._own[sp]
+        return self._slots[slot] if slot >= 0 else None
+
+    @property
+    def owner_slots(self) -> array[int]:
+        """Per service point, the slot (in :attr:`slots`) of its owner, -1: none."""
+        return self._own
+
+    @property
+    def slots(self) -> list[Outage | None]:
+        return self._slots
+
+    def owner_walk(self, sp: int) -> Outage | None:
+        """:meth:`owner_of` found from the open index itself (tests check both agree)."""
         o = self.at_sp.get(sp)
         if o is not None:
             return o
-        if not self.at_node:
-            return None
-        v = self.tree.sp_node[sp]
-        if v >= 0 and self._memo_ver[v] == self._tree_ver[self._root[v]]:
-            return self._memo[v]
-        return self._node_owner(v)
+        return self._node_owner(self.tree.sp_node[sp])
+
+    def _slot(self, o: Outage) -> int:
+        if o.slot < 0:
+            o.slot = len(self._slots)
+            self._slots.append(o)
+        else:
+            self._slots[o.slot] = o
+        return o.slot
+
+    def _hand_over(self, lo: int, hi: int, old: Outage | None, new: Outage | None) -> None:
+        """Service points of ``[lo, hi)`` owned by ``old`` now belong to ``new``."""
+        seg = self._own_np[lo:hi]
+        seg[seg == (old.slot if old is not None else -1)] = new.slot if new is not None else -1
 
     def _node_owner(self, v: int) -> Outage | None:
         """The open outage at node ``v`` or nearest above it (``v`` may be -1).
@@ -414,10 +455,14 @@ class OutageBook:
             pos = o.node
             o.ami_affected = tree.ami(pos) - self.excluded_ami(pos)
             o.sp_affected = tree.sp_total(pos) - self.excluded_sp(pos)
-            if pos not in self.at_node:
+            prev = self.at_node.get(pos)
+            if prev is None:
                 insort(self._node_keys, pos)
                 self._serial += 1
                 self._node_serial[pos] = self._serial
+                prev = self.owner_above(pos)
+            self._slot(o)
+            self._hand_over(tree.sp_lo[pos], tree.sp_hi[pos], prev, o)
             self.at_node[pos] = o
             self._changed(pos)
         else:
@@ -429,6 +474,7 @@ class OutageBook:
                 self._serial += 1
                 self._sp_serial[o.sp] = self._serial
             self.at_sp[o.sp] = o
+            self._own[o.sp] = self._slot(o)
         above = self._owner_excluding(o)
         if above is not None:
             self._shift(above, -o.ami_affected, -o.sp_affected)
@@ -469,6 +515,10 @@ class OutageBook:
                 del self._node_serial[o.node]
                 keys = self._node_keys
                 del keys[bisect_left(keys, o.node)]
+                tree = self.tree
+                self._hand_over(tree.sp_lo[o.node], tree.sp_hi[o.node], o,
+                                self.owner_above(o.node))
+                self._slots[o.slot] = None
             pos = o.node
         else:
             if self.at_sp.get(o.sp) is o:
@@ -476,6 +526,9 @@ class OutageBook:
                 del self._sp_serial[o.sp]
                 keys = self._sp_keys
                 del keys[bisect_left(keys, o.sp)]
+                owner = self._sp_owner(o.sp)
+                self._own[o.sp] = owner.slot if owner is not None else -1
+                self._slots[o.slot] = None
             pos = self.tree.sp_node[o.sp]
         self._ami_bit.add(pos, -o.ami_affected)
         self._sp_bit.add(pos, -o.sp_affected)

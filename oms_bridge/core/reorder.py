@@ -36,27 +36,45 @@ from itertools import compress
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Sequencer"]
+__all__ = ["BlockHandler", "Sequencer"]
 
 #: ``(occurred_at, event_id, sp, kind_code)`` as buffered.
 Item = tuple[float, str, int, int]
 #: ``(due, seq, callback, token)``: callback(due, token).
 Timer = tuple[float, int, Callable[[float, object], None], object]
+#: ``block(k, step, t, event_id, sp, kind, late, after, timers) -> k2``: see
+#: :class:`Sequencer`
+BlockHandler = Callable[[int, list[int], list[float], list[str], list[int], list[int],
+                         list[bool], list[float], list[Timer]], int]
 
 
 class Sequencer:
     """Releases buffered events and timers to ``on_event`` / timer callbacks."""
 
-    __slots__ = ("_b_eid", "_b_kind", "_b_sp", "_b_t", "_by_kind", "_heap", "_max_seen",
+    __slots__ = ("_b_eid", "_b_kind", "_b_sp", "_b_t", "_by_block", "_by_kind", "_heap",
+                 "_max_seen",
                  "_on_event", "_timer_seq", "_timers", "clock", "lateness_s")
 
     def __init__(self, lateness_s: float, on_event: Callable[[float, str, int, int], None],
-                 *, by_kind: Sequence[Callable[[float, str, int], None]] | None = None):
+                 *, by_kind: Sequence[Callable[[float, str, int], None]] | None = None,
+                 by_block: BlockHandler | None = None):
         """``by_kind[k](t, event_id, sp)``, when given, must do exactly what
-        ``on_event(t, event_id, sp, k)`` does: the bulk path calls it directly."""
+        ``on_event(t, event_id, sp, k)`` does: the bulk path calls it directly.
+
+        ``by_block``, when given (with ``by_kind``), takes over a stretch of
+        the bulk path's releases so the handler can keep its own loop (and its
+        fast paths) hot: called with the index ``k`` of an event that is not
+        late, with every timer due before it fired and the clock set for it,
+        it applies events ``k, k+1, ...`` in order exactly as ``by_kind``
+        would, setting ``clock`` to ``after[step[i]]`` before anything that may
+        read it, and returns the index of the first event it did not apply:
+        it must stop at a late event and before an event ``i`` with a timer
+        due before ``t[i]`` (``timers[0][0] < t[i]``), and it applies at least
+        event ``k``."""
         self.lateness_s = max(0.0, float(lateness_s))
         self._on_event = on_event
         self._by_kind = by_kind
+        self._by_block = by_block if by_kind is not None else None
         self._heap: list[Item] = []
         self._timers: list[Timer] = []
         self._timer_seq = 0
@@ -236,6 +254,9 @@ class Sequencer:
             kind: list[int], late: list[bool], before: list[float],
             after: list[float]) -> None:
         """Apply events already in release order (columns), firing timers between."""
+        if self._by_block is not None:
+            self._apply_blocks(step, t, eid, sp, kind, late, before, after)
+            return
         timers, on_event = self._timers, self._on_event
         handlers: Sequence[Callable[[float, str, int], None]] | dict[
             int, Callable[[float, str, int], None]]
@@ -266,6 +287,55 @@ class Sequencer:
                 while timers and timers[0][0] <= limit:
                     due, _, callback, token = pop(timers)
                     callback(due, token)
+        limit = after[-1]
+        while timers and timers[0][0] <= limit:
+            due = timers[0][0]
+            self.clock = after[max(lo, bisect_left(after, due))]
+            _, _, callback, token = pop(timers)
+            callback(due, token)
+        self.clock = limit
+
+    def _apply_blocks(  # noqa: PLR0917 - one column each, private, called once
+            self, step: list[int], t: list[float], eid: list[str], sp: list[int],
+            kind: list[int], late: list[bool], before: list[float],
+            after: list[float]) -> None:
+        """:meth:`_apply_many` with stretches of events handed to ``by_block``:
+        the same applications, timer firings and clock values."""
+        timers = self._timers
+        assert self._by_kind is not None and self._by_block is not None
+        handlers, block = self._by_kind, self._by_block
+        pop = heapq.heappop
+        cur = -1
+        lo = 0
+        k = 0
+        n = len(step)
+        while k < n:
+            s, ti, is_late = step[k], t[k], late[k]
+            if s != cur:
+                limit = before[s]
+                while timers and timers[0][0] <= limit:
+                    due = timers[0][0]
+                    self.clock = after[max(lo, bisect_left(after, due))]
+                    _, _, callback, token = pop(timers)
+                    callback(due, token)
+                cur = lo = s
+                self.clock = before[s] if is_late else after[s]
+            while timers and timers[0][0] < ti:
+                due, _, callback, token = pop(timers)
+                callback(due, token)
+            if not is_late:
+                k = block(k, step, t, eid, sp, kind, late, after, timers)
+                s = step[k - 1]
+                if s != cur:
+                    cur = lo = s
+                self.clock = after[s]
+                continue
+            handlers[kind[k]](ti, eid[k], sp[k])
+            limit = before[s]
+            while timers and timers[0][0] <= limit:
+                due, _, callback, token = pop(timers)
+                callback(due, token)
+            k += 1
         limit = after[-1]
         while timers and timers[0][0] <= limit:
             due = timers[0][0]

@@ -58,6 +58,10 @@ def scenarios(draw: st.DrawFn) -> tuple[Topology, list[dict[str, Any]]]:
 
 
 def _check_state(engine: Engine) -> None:
+    # the per-meter owner index answers as the open index it caches
+    book = engine._book   # an internal index, checked against its source
+    for sp in range(engine.topology.n_service_points):
+        assert book.owner_of(sp) is book.owner_walk(sp), f"owner of service point {sp}"
     active = engine.outages("active")
     owned: dict[str, str] = {}
     for o in active:
