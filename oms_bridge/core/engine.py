@@ -600,8 +600,16 @@ class Engine:
         return self._incidents[feeder][a:b][::-1]
 
     def _find_incident(self, feeder: int, t: float) -> Incident | None:
+        """The newest incident of a feeder whose window takes evidence at ``t``
+        (:meth:`_candidates` without building its list: once per gasp)."""
+        starts = self._starts.get(feeder)
+        if not starts:
+            return None
         gap, hold = self._gap, self._hold
-        for inc in self._candidates(feeder, t - hold - gap, t + 2 * gap):
+        lst = self._incidents[feeder]
+        a = bisect_left(starts, t - hold - gap)
+        for i in range(bisect_right(starts, t + 2 * gap) - 1, a - 1, -1):
+            inc = lst[i]
             if inc.t_first - gap <= t <= min(inc.t_last + gap, inc.t_first + hold):
                 return inc
         return None
@@ -748,9 +756,16 @@ class Engine:
         return i < len(times) and times[i] <= t + self._settle
 
     def _find_pending(self, feeder: int, t: float) -> Incident | None:
-        """An undecided incident whose hold window covers a restore at ``t``."""
+        """An undecided incident whose hold window covers a restore at ``t``
+        (the newest first, as :meth:`_candidates` lists them)."""
+        starts = self._starts.get(feeder)
+        if not starts:
+            return None
         gap, hold = self._gap, self._hold
-        for inc in self._candidates(feeder, t - hold - gap, t + 2 * gap):
+        lst = self._incidents[feeder]
+        a = bisect_left(starts, t - hold - gap)
+        for i in range(bisect_right(starts, t + 2 * gap) - 1, a - 1, -1):
+            inc = lst[i]
             if not inc.decided and inc.t_first - gap <= t <= inc.t_first + hold:
                 return inc
         return None

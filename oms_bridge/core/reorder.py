@@ -31,7 +31,6 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
-from itertools import compress
 
 import numpy as np
 from numpy.typing import NDArray
@@ -83,24 +82,26 @@ class Sequencer:
         self.clock = float("-inf")
         # events buffered by push_many (columns, not a heap)
         self._b_t: NDArray[np.float64] = np.zeros(0, dtype=np.float64)
-        self._b_eid: list[str] = []
+        #: event ids as an object array: the buffer is re-cut every chunk, and
+        #: fancy indexing moves pointers in C where a list needs a comprehension
+        self._b_eid: NDArray[np.object_] = np.zeros(0, dtype=object)
         self._b_sp: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         self._b_kind: NDArray[np.int8] = np.zeros(0, dtype=np.int8)
 
     @property
     def buffered(self) -> int:
-        return len(self._heap) + len(self._b_eid)
+        return len(self._heap) + int(self._b_eid.shape[0])
 
     def _spill(self) -> None:
         """Move the column buffer into the heap (before any per-event operation)."""
-        if not self._b_eid:
+        if not self._b_eid.shape[0]:
             return
         heap = self._heap
-        heap.extend(zip(self._b_t.tolist(), self._b_eid, self._b_sp.tolist(),
+        heap.extend(zip(self._b_t.tolist(), self._b_eid.tolist(), self._b_sp.tolist(),
                         self._b_kind.tolist(), strict=True))
         heapq.heapify(heap)
         self._b_t = self._b_t[:0]
-        self._b_eid = []
+        self._b_eid = self._b_eid[:0]
         self._b_sp = self._b_sp[:0]
         self._b_kind = self._b_kind[:0]
 
@@ -110,7 +111,7 @@ class Sequencer:
         heapq.heappush(self._timers, (due, self._timer_seq, callback, token))
 
     def push(self, occurred_at: float, event_id: str, sp: int, kind: int) -> None:
-        if self._b_eid:
+        if self._b_eid.shape[0]:
             self._spill()
         if occurred_at > self._max_seen:
             self._max_seen = occurred_at
@@ -189,11 +190,9 @@ class Sequencer:
         late_at = np.flatnonzero(late)
         keep = step >= n
         go = ~keep
-        new_eids = list(event_ids)
-        if late_at.size:
-            buf_eids = self._b_eid + list(compress(new_eids, (~late).tolist()))
-        else:
-            buf_eids = self._b_eid + new_eids
+        new_eids = np.empty(n, dtype=object)
+        new_eids[:] = event_ids
+        buf_eids = np.concatenate((self._b_eid, new_eids[~late] if late_at.size else new_eids))
         sp_all = np.concatenate((self._b_sp, sps.astype(np.int64, copy=False)[~late]))
         kind_all = np.concatenate((self._b_kind, kinds.astype(np.int8, copy=False)[~late]))
         # applications: released buffer entries and late events, one key each
@@ -202,8 +201,7 @@ class Sequencer:
         a_t = np.concatenate((t_all[go_idx], t_new[late_at]))
         a_sp = np.concatenate((sp_all[go_idx], sps[late_at].astype(np.int64)))
         a_kind = np.concatenate((kind_all[go_idx], kinds[late_at].astype(np.int8)))
-        late_list = late_at.tolist()
-        a_eid = [buf_eids[i] for i in go_idx.tolist()] + [new_eids[i] for i in late_list]
+        a_eid = np.concatenate((buf_eids[go_idx], new_eids[late_at]))
         a_late = np.zeros(a_step.shape[0], dtype=np.bool_)
         a_late[go_idx.shape[0]:] = True
         order = np.lexsort((a_t, a_step))
@@ -215,17 +213,17 @@ class Sequencer:
         # the buffer left for later chunks
         keep_idx = np.flatnonzero(keep)
         self._b_t = t_all[keep_idx]
-        self._b_eid = [buf_eids[i] for i in keep_idx.tolist()]
+        self._b_eid = buf_eids[keep_idx]
         self._b_sp = sp_all[keep_idx]
         self._b_kind = kind_all[keep_idx]
         self._max_seen = float(run_max[-1])
         perm = np.asarray(o_list, dtype=np.int64)
-        self._apply_many(a_step[perm].tolist(), a_t[perm].tolist(), [a_eid[i] for i in o_list],
+        self._apply_many(a_step[perm].tolist(), a_t[perm].tolist(), a_eid[perm].tolist(),
                          a_sp[perm].tolist(), a_kind[perm].tolist(), a_late[perm].tolist(),
                          before.tolist(), after.tolist())
 
     @staticmethod
-    def _break_ties(order: list[int], ties: list[int], eids: list[str]) -> None:
+    def _break_ties(order: list[int], ties: list[int], eids: NDArray[np.object_]) -> None:
         """Within runs of equal (step, time), order by event id (in place)."""
         k = 0
         while k < len(ties):
@@ -243,7 +241,9 @@ class Sequencer:
         """Move the heap into the column buffer (before a bulk push)."""
         heap = self._heap
         self._b_t = np.concatenate((self._b_t, np.array([x[0] for x in heap], dtype=np.float64)))
-        self._b_eid = self._b_eid + [x[1] for x in heap]
+        eids = np.empty(len(heap), dtype=object)
+        eids[:] = [x[1] for x in heap]
+        self._b_eid = np.concatenate((self._b_eid, eids))
         self._b_sp = np.concatenate((self._b_sp, np.array([x[2] for x in heap], dtype=np.int64)))
         self._b_kind = np.concatenate((self._b_kind,
                                        np.array([x[3] for x in heap], dtype=np.int8)))
