@@ -90,6 +90,8 @@ VERDICTS: tuple[Verdict, ...] = (Verdict.ACCEPTED, Verdict.DUPLICATE, Verdict.UN
 _ACCEPTED, _DUPLICATE, _UNKNOWN, _INVALID = range(4)
 #: events per bulk step in ingest_many (the result never depends on it)
 _CHUNK = 4096
+#: service points of an outage above which its still-dark meters are found with numpy
+_WIDE = 256
 
 
 def decode_lines(lines: Iterable[bytes | str]) -> list[object]:
@@ -141,6 +143,7 @@ class Engine:
         #: per service point, the time of its latest event (8 bytes each, no float object)
         self._last_t = array("d", [-math.inf]) * n_sp
         self._is_dark = bytearray(n_sp)
+        self._ami_np: NDArray[np.bool_] = np.diff(topology.ami_cum) > 0
         self._incident_of: dict[int, Incident] = {}
         #: per feeder, incidents sorted by the event time that opened them
         self._incidents: dict[int, list[Incident]] = {}
@@ -861,6 +864,9 @@ class Engine:
                 book.remove(o, into)
         inc.outages = survivors
         inc.uncovered = 0
+        # restores read while it was pending, by meter (nothing below changes them)
+        restored = sorted(inc.restored.items())
+        restored_sps = [s for s, _ in restored]
         for o, ch, is_new in placed:
             o.reporting = len(ch.dark)
             clash = book.at_node.get(o.node) if o.node >= 0 else book.at_sp.get(o.sp)
@@ -875,8 +881,9 @@ class Engine:
             o.confidence = self._confidence(o, ch.margin)
             if o.known_on:
                 o.known_on = {s for s in o.known_on if o.lo <= s < o.hi and book.owner_of(s) is o}
-            for s, (tr, eid) in sorted(inc.restored.items()):
-                if o.lo <= s < o.hi and tr >= o.started_at and book.owner_of(s) is o:
+            for s, (tr, eid) in restored[bisect_left(restored_sps, o.lo):
+                                         bisect_left(restored_sps, o.hi)]:
+                if tr >= o.started_at and book.owner_of(s) is o:
                     self._mark_on(o, s, tr, eid, check=False)
             if is_new:
                 o.predicted_at = now
@@ -960,12 +967,8 @@ class Engine:
         self._restoration_move(o, due)
         book, tree = self._book, self._tree
         skip = sorted((x.lo, x.hi) for x in book.nested_open(o))
-        dark: list[int] = []
         known, is_ami = o.known_on, tree.sp_is_ami
-        s = o.lo
-        for lo, hi in [*skip, (o.hi, o.hi)]:
-            dark.extend(x for x in range(s, min(lo, o.hi)) if is_ami[x] and x not in known)
-            s = max(s, hi)
+        dark = self._still_dark(o, skip)
         rate = len(known) / max(o.ami_affected, 1)
         found, stragglers = self._scorer.nested(o.node, dark, excluded=book.excluded_ami,
                                                 restore_rate=rate)
@@ -989,6 +992,26 @@ class Engine:
             child.moves.append((due, book.device_id(child), book.device_type(child)))
             book.publish(child)
         self._close(o, due, stragglers)
+
+    def _still_dark(self, o: Outage, skip: list[tuple[int, int]]) -> list[int]:
+        """AMI meters of ``o`` not known on, outside the ranges ``skip`` (sorted):
+        by a scan of the range, or with numpy over a wide one (a breaker's)."""
+        known = o.known_on
+        if o.hi - o.lo <= _WIDE:
+            is_ami = self._tree.sp_is_ami
+            dark: list[int] = []
+            s = o.lo
+            for lo, hi in [*skip, (o.hi, o.hi)]:
+                dark.extend(x for x in range(s, min(lo, o.hi)) if is_ami[x] and x not in known)
+                s = max(s, hi)
+            return dark
+        mask = self._ami_np[o.lo:o.hi].copy()
+        for lo, hi in skip:
+            mask[max(lo, o.lo) - o.lo:max(min(hi, o.hi) - o.lo, 0)] = False
+        if known:
+            on = np.fromiter(known, dtype=np.int64, count=len(known)) - o.lo
+            mask[on[(on >= 0) & (on < mask.shape[0])]] = False
+        return (np.flatnonzero(mask) + o.lo).tolist()
 
     def _restoration_move(self, o: Outage, now: float) -> None:
         """Re-place an outage on what its restoration showed (ids kept).
