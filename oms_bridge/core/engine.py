@@ -269,8 +269,10 @@ class Engine:
                 elif not b:
                     add(eid)
         else:
-            # True for a repeat; None (seen.add) otherwise, the id now recorded
-            dup = np.array([eid in seen or add(eid) for eid in event_ids], dtype=np.bool_)
+            # True for a repeat; otherwise recorded now (a list of bools: numpy reads
+            # it without converting objects one by one)
+            dup = np.fromiter([eid in seen or add(eid) is not None for eid in event_ids],
+                              dtype=np.bool_, count=n)
         sp = self._meter_sps(meter_ids)
         verdict = np.zeros(n, dtype=np.int8)
         verdict[sp < 0] = _UNKNOWN
