@@ -20,6 +20,7 @@ hand-written fast path measured here).
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -117,8 +118,17 @@ def format_time(epoch_s: float | None) -> str | None:
     if epoch_s is None or not math.isfinite(epoch_s):
         return None
     ms = round(epoch_s * 1000.0)
-    stamp = datetime.fromtimestamp(ms // 1000, tz=UTC)
-    return f"{stamp:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+    seconds, milli = divmod(ms, 1000)
+    day, second = divmod(seconds, 86_400)
+    hour, second = divmod(second, 3600)
+    minute, second = divmod(second, 60)
+    return f"{_day_text(day)}T{hour:02d}:{minute:02d}:{second:02d}.{milli:03d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_text(day: int) -> str:
+    """``YYYY-MM-DD`` of a day since the epoch (a storm's outages share a few)."""
+    return f"{datetime.fromtimestamp(day * 86_400, tz=UTC):%Y-%m-%d}"
 
 
 def _ident(obj: Mapping[str, object], name: str) -> str:
