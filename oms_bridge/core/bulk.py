@@ -34,7 +34,15 @@ from oms_bridge.core.events import (
 )
 from oms_bridge.errors import EventError
 
-__all__ = ["KIND_CODE", "Columns", "MeterTable", "canonical_stamps", "kind_table", "normalise"]
+__all__ = [
+    "KIND_CODE",
+    "Columns",
+    "MeterTable",
+    "canonical_stamps",
+    "columns_of",
+    "kind_table",
+    "normalise",
+]
 
 #: engine code of each event kind (0: last gasp, 1: power restored)
 KIND_CODE: dict[EventKind, int] = {EventKind.LAST_GASP: 0, EventKind.POWER_RESTORED: 1}
@@ -113,10 +121,14 @@ def canonical_stamps(stamps: Sequence[str]) -> tuple[NDArray[np.bool_], NDArray[
     return ok, out
 
 
-def _good_ids(ids: list[object]) -> NDArray[np.bool_]:
-    """Rows whose id is certainly valid (see ``events._ident``); others: slow path."""
+def _good_ids(ids: list[object], strings: bool = False) -> NDArray[np.bool_]:
+    """Rows whose id is certainly valid (see ``events._ident``); others: slow path.
+
+    ``strings``: the caller knows every id is a ``str`` (decoded as one), which
+    spares a pass over the types.
+    """
     n = len(ids)
-    if set(map(type, ids)) == {str}:
+    if strings or set(map(type, ids)) == {str}:
         strs: list[str] = ids  # type: ignore[assignment]  # checked just above
         ok = np.ones(n, dtype=np.bool_)
     else:
@@ -148,18 +160,30 @@ def normalise(items: Sequence[object], codes: EventCodes,
     """
     rows = [o for o in items if type(o) is dict]
     extra = len(items) - len(rows)
-    slow: list[object] = []
-    if extra:
-        slow = [o for o in items if type(o) is not dict]
-        if slow and any(type(o) is MeterEvent for o in slow):
-            return _one_by_one(items, codes)   # mixed input: keep arrival order simply
-    n = len(rows)
+    if extra and any(type(o) is MeterEvent for o in items if type(o) is not dict):
+        return _one_by_one(items, codes)   # mixed input: keep arrival order simply
     get = dict.get
-    eids: list[object] = list(map(get, rows, repeat("event_id")))
-    mids: list[object] = list(map(get, rows, repeat("meter_id")))
-    types: list[object] = list(map(get, rows, repeat("type")))
-    stamps: list[object] = list(map(get, rows, repeat("occurred_at")))
-    ok = _good_ids(eids) & _good_ids(mids)
+    return columns_of(list(map(get, rows, repeat("event_id"))),
+                      list(map(get, rows, repeat("meter_id"))),
+                      list(map(get, rows, repeat("type"))),
+                      list(map(get, rows, repeat("occurred_at"))),
+                      invalid=extra, codes=codes, table=table)
+
+
+def columns_of(eids: list[object], mids: list[object], types: list[object],
+               stamps: list[object], *, invalid: int, codes: EventCodes,
+               table: dict[str, int] | None = None, strings: bool = False) -> Columns:
+    """Validate events given as their four fields (``None`` where absent), in bulk.
+
+    One row per object, in arrival order; ``invalid`` rows were refused
+    before (not objects) and are only counted. :func:`parse_event` of an
+    object depends on nothing but these four values, so a row outside the
+    fast path is judged by it on a dict of them: the same verdict and values
+    as on the object itself. ``strings``: every value is known to be a ``str``.
+    The lists are reused for the result.
+    """
+    n = len(eids)
+    ok = _good_ids(eids, strings) & _good_ids(mids, strings)
     exact = kind_table(codes) if table is None else table
     lookup = exact.get
     try:  # -1 where not an exact code (or not a string): slow path for those rows
@@ -168,20 +192,21 @@ def normalise(items: Sequence[object], codes: EventCodes,
         kind_codes = [lookup(x, -1) if isinstance(x, str) else -1 for x in types]
     kinds = np.array(kind_codes, dtype=np.int8).reshape(n)
     ok &= kinds >= 0
-    if set(map(type, stamps)) == {str}:
+    if strings or set(map(type, stamps)) == {str}:
         s_ok, seconds = canonical_stamps(stamps)  # type: ignore[arg-type]  # all str
     else:
         is_str = [type(x) is str for x in stamps]
         s_ok, seconds = canonical_stamps([x if s else "" for x, s in  # type: ignore[misc]
                                           zip(stamps, is_str, strict=True)])
     ok &= s_ok
-    invalid = len(slow)
     if ok.all():
         return Columns(eids, mids, kinds, seconds, invalid)  # type: ignore[arg-type]
     # rows outside the fast path: parse_event decides, with its exact rules
     for i in np.flatnonzero(~ok).tolist():
+        row = {"event_id": eids[i], "meter_id": mids[i], "type": types[i],
+               "occurred_at": stamps[i]}
         try:
-            event = parse_event(rows[i], codes)
+            event = parse_event(row, codes)
         except EventError:
             ok[i] = False
             continue

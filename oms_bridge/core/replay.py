@@ -14,7 +14,8 @@ from typing import Any
 
 import orjson
 
-from oms_bridge.core.bulk import kind_table
+from oms_bridge.core.bulk import kind_table, normalise
+from oms_bridge.core.decode import decode_columns
 from oms_bridge.core.engine import Engine, result_of
 from oms_bridge.core.events import EventCodes
 from oms_bridge.core.inference import InferenceTuning
@@ -36,7 +37,8 @@ def replay(topology: Topology, events: Iterable[object],
     file; blank lines are skipped), decoded objects, or :class:`MeterEvent`.
     Lines that are not JSON and objects that are not valid events count as
     ``invalid``. They are taken ``chunk_size`` at a time through the bulk path
-    (:meth:`Engine.ingest_objects`); the result never depends on ``chunk_size``.
+    (:func:`~oms_bridge.core.decode.decode_columns` for lines, then
+    :meth:`Engine.ingest_columns`); the result never depends on ``chunk_size``.
     """
     settings = settings or EngineSettings()
     engine = Engine(topology, settings, coverage, tuning)
@@ -55,20 +57,20 @@ def replay(topology: Topology, events: Iterable[object],
 def _replay_into(engine: Engine, events: Iterable[object], codes: EventCodes,
                  chunk_size: int) -> dict[str, Any]:
     table = kind_table(codes)
-    loads = orjson.loads
     lines = {bytes, str}
     it = iter(events)
     while batch := list(islice(it, chunk_size)):
-        chunk: list[object] | None = None
         if set(map(type, batch)) <= lines:
-            try:   # the common case, every line JSON: decoded in one C-level pass
-                chunk = list(map(loads, batch))  # type: ignore[arg-type]  # all bytes/str
-            except orjson.JSONDecodeError:
-                chunk = None
-        if chunk is None:
-            chunk = _decode_items(batch)
-        if chunk:
-            engine.ingest_objects(chunk, codes, table)
+            # the common case, a file's lines: decoded and validated together
+            cols = decode_columns(batch, codes, table)  # type: ignore[arg-type]  # all lines
+        else:
+            items = _decode_items(batch)
+            if not items:
+                continue
+            cols = normalise(items, codes, table)
+        # what Engine.ingest_objects does with the columns of normalise
+        engine.count_invalid(cols.invalid)
+        engine.ingest_columns(cols.event_ids, cols.meter_ids, cols.kinds, cols.occurred_at)
     engine.flush()
     return result_of(engine)
 
