@@ -51,10 +51,21 @@ _STAMP_CHARS = 24  # 2026-11-26T07:00:03.120Z
 _DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22])
 _SEPARATORS = {4: ord("-"), 7: ord("-"), 10: ord("T"), 13: ord(":"), 16: ord(":"),
                19: ord("."), 23: ord("Z")}
-# days before the first of each month in a common year
-_MONTH_START = np.array([0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334], np.int64)
-_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], np.int64)
 _MS_PER_DAY = 86_400_000
+_SEP_COLS = np.array(list(_SEPARATORS))
+_SEP_CHARS = np.array(list(_SEPARATORS.values()), dtype=np.uint8)
+# digit weights of year, month, day, hour, minute, second, millisecond
+_FIELD_WEIGHTS = np.zeros((len(_DIGITS), 7), dtype=np.float64)
+for _field, (_first, _weights) in enumerate([(0, (1000, 100, 10, 1)), (4, (10, 1)), (6, (10, 1)),
+                                             (8, (10, 1)), (10, (10, 1)), (12, (10, 1)),
+                                             (14, (100, 10, 1))]):
+    _FIELD_WEIGHTS[_first:_first + len(_weights), _field] = _weights
+# per month of the accepted years, from (year - MIN_YEAR) * 12 + month - 1: days
+# from the epoch to its first day, and its length (numpy's proleptic Gregorian)
+_MONTHS = np.arange(np.datetime64(f"{MIN_YEAR}-01", "M"), np.datetime64(f"{MAX_YEAR + 1}-02", "M"))
+_MONTH_FIRST = _MONTHS.astype("datetime64[D]").astype(np.int64)
+_MONTH_DAYS = np.diff(_MONTH_FIRST)
+_MONTH_FIRST = _MONTH_FIRST[:-1]
 
 
 @dataclass(slots=True)
@@ -66,12 +77,6 @@ class Columns:
     kinds: NDArray[np.int8]
     occurred_at: NDArray[np.float64]
     invalid: int
-
-
-def _leaps_before(year: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Leap days in the years 1..year-1 (proleptic Gregorian)."""
-    y = year - 1
-    return y // 4 - y // 100 + y // 400
 
 
 def canonical_stamps(stamps: Sequence[str]) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
@@ -86,38 +91,34 @@ def canonical_stamps(stamps: Sequence[str]) -> tuple[NDArray[np.bool_], NDArray[
     out = np.zeros(n, dtype=np.float64)
     if n == 0:
         return ok, out
-    lens = np.fromiter(map(len, stamps), dtype=np.int64, count=n)
-    shaped = lens == _STAMP_CHARS
-    if not shaped.any():
-        return ok, out
-    joined = "".join(stamps if shaped.all() else compress(stamps, shaped.tolist()))
+    shaped: NDArray[np.bool_] | None = None   # None: all of them
+    if set(map(len, stamps)) == {_STAMP_CHARS}:
+        joined = "".join(stamps)
+    else:
+        shaped = np.fromiter(map(len, stamps), dtype=np.int64, count=n) == _STAMP_CHARS
+        if not shaped.any():
+            return ok, out
+        joined = "".join(compress(stamps, shaped.tolist()))
     # non-ASCII characters become "?" (one byte each), which fails the checks below
     raw = np.frombuffer(joined.encode("ascii", "replace"), dtype=np.uint8)
     grid = raw.reshape(-1, _STAMP_CHARS)
-    digits = grid[:, _DIGITS].astype(np.int64) - 48
-    good: NDArray[np.bool_] = np.asarray(((digits >= 0) & (digits <= 9)).all(axis=1))
-    for col, char in _SEPARATORS.items():
-        good &= grid[:, col] == char
-    d = np.where(good[:, None], digits, 0)
-    year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
-    month = d[:, 4] * 10 + d[:, 5]
-    day = d[:, 6] * 10 + d[:, 7]
-    hour = d[:, 8] * 10 + d[:, 9]
-    minute = d[:, 10] * 10 + d[:, 11]
-    second = d[:, 12] * 10 + d[:, 13]
-    milli = d[:, 14] * 100 + d[:, 15] * 10 + d[:, 16]
-    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    digits = grid[:, _DIGITS] - np.uint8(48)   # wraps around below "0": > 9 as well
+    good: NDArray[np.bool_] = np.asarray((digits <= 9).all(axis=1))
+    good &= (grid[:, _SEP_COLS] == _SEP_CHARS).all(axis=1)
+    # the seven numbers at once, exact (small integers in float64); rows of
+    # non-digits give garbage, masked by ``good``
+    fields = (digits.astype(np.float64) @ _FIELD_WEIGHTS).T.astype(np.int64)
+    year, month, day, hour, minute, second, milli = fields
     good &= (year >= MIN_YEAR) & (year <= MAX_YEAR) & (month >= 1) & (month <= 12)
-    m0 = np.clip(month - 1, 0, 11)
-    month_days = _MONTH_DAYS[m0] + (leap & (m0 == 1))
-    good &= (day >= 1) & (day <= month_days) & (hour <= 23) & (minute <= 59) & (second <= 59)
-    days = (365 * (year - 1970) + _leaps_before(year) - _leaps_before(np.full_like(year, 1970))
-            + _MONTH_START[m0] + (leap & (m0 >= 2)) + day - 1)
+    ym = np.where(good, (year - MIN_YEAR) * 12 + month - 1, 0)
+    good &= (day >= 1) & (day <= _MONTH_DAYS[ym]) & (hour <= 23) & (minute <= 59) & (second <= 59)
+    days = _MONTH_FIRST[ym] + day - 1
     ms = days * _MS_PER_DAY + ((hour * 60 + minute) * 60 + second) * 1000 + milli
     seconds = ms.astype(np.float64) / 1000.0
-    where = np.flatnonzero(shaped)
-    ok[where] = good
-    out[where] = seconds
+    if shaped is None:
+        return good, seconds
+    ok[shaped] = good
+    out[shaped] = seconds
     return ok, out
 
 
@@ -128,14 +129,18 @@ def _good_ids(ids: list[object], strings: bool = False) -> NDArray[np.bool_]:
     spares a pass over the types.
     """
     n = len(ids)
+    if n == 0:
+        return np.ones(0, dtype=np.bool_)
     if strings or set(map(type, ids)) == {str}:
         strs: list[str] = ids  # type: ignore[assignment]  # checked just above
         ok = np.ones(n, dtype=np.bool_)
     else:
         ok = np.fromiter((type(x) is str for x in ids), dtype=np.bool_, count=n)
         strs = [x if isinstance(x, str) else "" for x in ids]
-    lens = np.fromiter(map(len, strs), dtype=np.int64, count=n)
-    ok &= (lens >= 1) & (lens <= MAX_ID_CHARS)
+    sizes = set(map(len, strs))
+    if min(sizes) < 1 or max(sizes) > MAX_ID_CHARS:
+        lens = np.fromiter(map(len, strs), dtype=np.int64, count=n)
+        ok &= (lens >= 1) & (lens <= MAX_ID_CHARS)
     joined = "".join(strs)
     if "\x00" in joined:
         ok &= np.fromiter(("\x00" not in x for x in strs), dtype=np.bool_, count=n)
@@ -187,10 +192,11 @@ def columns_of(eids: list[object], mids: list[object], types: list[object],
     exact = kind_table(codes) if table is None else table
     lookup = exact.get
     try:  # -1 where not an exact code (or not a string): slow path for those rows
-        kind_codes = list(map(lookup, types, repeat(-1)))  # type: ignore[arg-type]
+        kinds = np.fromiter(map(lookup, types, repeat(-1)),  # type: ignore[arg-type]
+                            dtype=np.int8, count=n)
     except TypeError:  # an unhashable "type" (list, object)
-        kind_codes = [lookup(x, -1) if isinstance(x, str) else -1 for x in types]
-    kinds = np.array(kind_codes, dtype=np.int8).reshape(n)
+        kinds = np.array([lookup(x, -1) if isinstance(x, str) else -1 for x in types],
+                         dtype=np.int8).reshape(n)
     ok &= kinds >= 0
     if strings or set(map(type, stamps)) == {str}:
         s_ok, seconds = canonical_stamps(stamps)  # type: ignore[arg-type]  # all str
