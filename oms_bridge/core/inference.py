@@ -56,12 +56,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from oms_bridge.core.kinds import DeviceKind
 from oms_bridge.core.topology import Topology
 from oms_bridge.settings import EngineSettings
 
 __all__ = ["Choice", "InferenceTuning", "Scorer", "TreeIndex", "device_priors"]
+
+I64 = NDArray[np.int64]
+I32 = NDArray[np.int32]
 
 #: Devices an outage may be placed on (switches are pass-through, sources never).
 CANDIDATE_KINDS = frozenset({DeviceKind.BREAKER, DeviceKind.RECLOSER, DeviceKind.SECTIONALIZER,
@@ -102,7 +106,8 @@ class InferenceTuning:
 
 
 class TreeIndex:
-    """The topology as flat Python lists, for per-event scalar access."""
+    """The topology as flat Python lists, for per-event scalar access, and as
+    numpy arrays for the vectorised covers of :class:`Scorer`."""
 
     def __init__(self, topology: Topology) -> None:
         self.topology = topology
@@ -114,10 +119,22 @@ class TreeIndex:
         self.sp_hi: list[int] = topology.node_sp_hi.tolist()
         self.ami_cum: list[int] = topology.ami_cum.tolist()
         self.sp_node: list[int] = topology.sp_node.tolist()
-        cand_codes = {k.code for k in CANDIDATE_KINDS}
-        self.candidate: list[bool] = [k in cand_codes for k in self.kind]
-        ami = np.diff(topology.ami_cum)
-        self.sp_is_ami: list[bool] = (ami > 0).tolist()
+        cand_codes = np.array(sorted(k.code for k in CANDIDATE_KINDS), dtype=np.int64)
+        self.candidate_np: NDArray[np.bool_] = np.isin(topology.node_kind, cand_codes)
+        self.candidate: list[bool] = self.candidate_np.tolist()
+        sp_ami = np.diff(topology.ami_cum) > 0
+        self.sp_is_ami: list[bool] = sp_ami.tolist()
+        self.n_sp_ami = int(np.count_nonzero(sp_ami))
+        self.parent_np: I32 = topology.node_parent
+        self.end_np: I32 = topology.node_end
+        self.sp_lo_np: I32 = topology.node_sp_lo
+        self.sp_hi_np: I32 = topology.node_sp_hi
+        self.sp_node_np: I32 = topology.sp_node
+        self.ami_np: I64 = (topology.ami_cum[topology.node_sp_hi].astype(np.int64)
+                            - topology.ami_cum[topology.node_sp_lo])
+        #: the layout the vectorised covers rely on holds (see :func:`_preorder_layout`)
+        self.preorder = _preorder_layout(self.parent_np, self.end_np, self.sp_lo_np,
+                                         self.sp_hi_np, self.sp_node_np)
 
     def ami(self, node: int) -> int:
         return self.ami_cum[self.sp_hi[node]] - self.ami_cum[self.sp_lo[node]]
@@ -127,6 +144,50 @@ class TreeIndex:
 
     def sp_feeder(self, sp: int) -> int:
         return self.feeder[self.sp_node[sp]]
+
+
+def _preorder_layout(parent: I32, end: I32, sp_lo: I32, sp_hi: I32, sp_node: I32) -> bool:
+    """Whether nodes are in pre-order with subtrees ``[v, end[v])`` and service
+    points sorted by their node with ranges ``[sp_lo[v], sp_hi[v])`` matching.
+
+    :class:`Topology` promises this; the vectorised covers read a node's dark
+    meters, its forbidden meters and its children's order off these ranges, so
+    they are used only when it really holds (else the scalar programme runs).
+    """
+    n = parent.shape[0]
+    if n == 0:
+        return int(sp_node.shape[0]) == 0
+    idx = np.arange(n, dtype=np.int64)
+    if not (bool(np.all(end > idx)) and bool(np.all(end <= n)) and bool(np.all(parent < idx))
+            and bool(np.all(parent >= -1)) and int(parent[0]) == -1):
+        return False
+    kid = parent >= 0
+    p = parent[kid]
+    if not (bool(np.all(idx[kid] < end[p])) and bool(np.all(end[kid] <= end[p]))):
+        return False
+    # the node after v is its first child when v has one, else the node after
+    # v's subtree is its next sibling (or, past its parent's end, not its child)
+    first = end > idx + 1
+    if not bool(np.all(parent[(idx + 1)[first]] == idx[first])):
+        return False
+    nxt = end < n
+    after = end[nxt]
+    par_v = parent[nxt]
+    # within the parent's subtree the next node is a sibling, else a root or a
+    # node of an ancestor's later subtree
+    inside = np.where(par_v >= 0, after < end[np.maximum(par_v, 0)], False)
+    if not bool(np.all(parent[after[inside]] == par_v[inside])):
+        return False
+    roots_next = nxt & (parent < 0)
+    if not bool(np.all(parent[end[roots_next]] == -1)):
+        return False
+    if sp_node.shape[0] and not (bool(np.all(np.diff(sp_node) >= 0))
+                                 and int(sp_node[0]) >= 0 and int(sp_node[-1]) < n):
+        return False
+    # the service points of nodes [0, v) come first
+    before = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(sp_node, minlength=n), out=before[1:])
+    return bool(np.array_equal(sp_lo, before[:n])) and bool(np.array_equal(sp_hi, before[end]))
 
 
 @dataclass(slots=True)
@@ -146,6 +207,10 @@ class Choice:
 class Scorer:
     """Scores covers on one topology with fixed settings."""
 
+    #: covers of at least this many dark meters run vectorised; below it the
+    #: per-call numpy overhead exceeds the scalar programme's cost
+    vector_min = 48
+
     def __init__(self, tree: TreeIndex, settings: EngineSettings,
                  tuning: InferenceTuning) -> None:
         self.tree = tree
@@ -162,22 +227,46 @@ class Scorer:
         self._qa = q0 * kappa
         self._qb = (1.0 - q0) * kappa
         self._lbeta_q = _lbeta(self._qa, self._qb)
-        kinds = [DeviceKind.from_code(k).value for k in tree.kind]
-        ami = np.asarray(tree.topology.ami_counts()).tolist()
-        self.per_device_prior = device_priors(settings.device_prior, kinds, ami,
-                                              sum(tree.sp_is_ami), tuning.base_rate)
+        topo = tree.topology
+        ami_np = tree.ami_np
+        # per kind code, not per node: a topology has a handful of kinds and
+        # hundreds of thousands of nodes
+        codes = np.unique(topo.node_kind).tolist()
+        names = {c: DeviceKind.from_code(c).value for c in codes}
+        metered = np.bincount(topo.node_kind[ami_np > 0], minlength=max(codes, default=0) + 1)
+        counts: dict[str, int] = {}
+        for c in codes:
+            if metered[c]:
+                counts[names[c]] = counts.get(names[c], 0) + int(metered[c])
+        self.per_device_prior = _priors_of_counts(settings.device_prior, counts,
+                                                  tree.n_sp_ami, tuning.base_rate)
 
         def log_prior(kind: str) -> float:
             return math.log(max(self.per_device_prior.get(kind, 0.0), 1e-300))
 
         self.sp_log_prior = log_prior(DeviceKind.SERVICE_POINT.value)
         self.sp_score = self.sp_log_prior + self.loglik(1, 1)
-        own = [log_prior(k) for k in kinds]
-        # a node with the same AMI meters as its only metered child inherits the
-        # child's prior when better, so ties go upstream
+        table = np.zeros(max(codes, default=0) + 1, dtype=np.float64)
+        for c in codes:
+            table[c] = log_prior(names[c])
+        own = table[topo.node_kind]
+        if tree.preorder:
+            eff = _inherit_priors(own, tree, self.sp_log_prior)
+        else:
+            eff = self._inherit_priors_scalar(own.tolist())
+        self.log_prior: list[float] = eff.tolist()
+        self._log_prior_np = eff
+        self._ami: list[int] = ami_np.tolist()
+        # lgamma(i + a), lgamma(i + b) by integer i, grown on demand
+        self._lg: dict[float, list[float]] = {}
+        self._lg_np: dict[float, NDArray[np.float64]] = {}
+
+    def _inherit_priors_scalar(self, own: list[float]) -> NDArray[np.float64]:
+        """A node with the same AMI meters as its only metered child inherits
+        the child's prior when better, so ties go upstream (any node order)."""
+        tree, ami = self.tree, self.tree.ami_np.tolist()
         eff = list(own)
-        n = len(kinds)
-        for v in range(n - 1, -1, -1):
+        for v in range(len(own) - 1, -1, -1):
             if not tree.candidate[v] or ami[v] == 0:
                 continue
             c = v + 1
@@ -191,8 +280,7 @@ class Scorer:
             if direct == ami[v] == 1:
                 best = max(best, self.sp_log_prior)  # one metered customer fed directly
             eff[v] = max(own[v], best)
-        self.log_prior = eff
-        self._ami = ami
+        return np.array(eff, dtype=np.float64)
 
     # ------------------------------------------------------------------ model
     def loglik(self, k: int, n: int) -> float:
@@ -204,6 +292,31 @@ class Scorer:
         (a last gasp or a restore), the others silent through both."""
         return _lbeta(k + self._qa, n - k + self._qb) - self._lbeta_q
 
+    def _lgamma_table(self, shift: float, size: int) -> NDArray[np.float64]:
+        """``lgamma(i + shift)`` for ``i < size`` (at least), each computed as the
+        scalar :meth:`loglik` computes it, so table reads are bit-identical."""
+        vals = self._lg.get(shift)
+        if vals is None:
+            vals = self._lg[shift] = []
+        if len(vals) < size:
+            size = max(size, 2 * len(vals), 64)
+            vals.extend(math.lgamma(i + shift) for i in range(len(vals), size))
+            self._lg_np[shift] = np.array(vals, dtype=np.float64)
+        return self._lg_np[shift]
+
+    def _logliks(self, k: I64, n: I64, restored: bool) -> NDArray[np.float64]:
+        """:meth:`loglik` (or :meth:`loglik_restored`) of many ``(k, n)`` at once,
+        with the scalar's operations in the scalar's order."""
+        a, b, lb = ((self._qa, self._qb, self._lbeta_q) if restored
+                    else (self._a, self._b, self._lbeta_ab))
+        m = n - k
+        lgx = self._lgamma_table(a, int(k.max()) + 1)[k]
+        lgy = self._lgamma_table(b, int(m.max()) + 1)[m]
+        xy = (k + a) + (m + b)
+        lgxy = np.array(list(map(math.lgamma, xy.tolist())), dtype=np.float64)
+        out: NDArray[np.float64] = ((lgx + lgy) - lgxy) - lb
+        return out
+
     # ------------------------------------------------------------------ cover
     def solve(self, dark: Iterable[int], *, excluded: Callable[[int], int],
               forbidden_sps: Iterable[int] = (), restored: bool = False) -> list[Choice]:
@@ -211,7 +324,20 @@ class Scorer:
 
         With ``restored`` the evidence is read after the restoration: ``dark``
         holds every meter that gasped or came back (:meth:`loglik_restored`).
+        ``excluded(node)`` counts meters, so it is never negative; it is asked
+        at most once per node, and not at all where every meter below is dark
+        (the count cannot change the score there).
         """
+        dark = dark if isinstance(dark, list) else list(dark)
+        if len(dark) >= self.vector_min and self.tree.preorder:
+            d = _increasing(dark, len(self.tree.sp_node))
+            if d is not None:
+                return self._solve_vector(d, excluded, forbidden_sps, restored)
+        return self._solve_scalar(dark, excluded, forbidden_sps, restored)
+
+    def _solve_scalar(self, dark: list[int], excluded: Callable[[int], int],
+                      forbidden_sps: Iterable[int], restored: bool) -> list[Choice]:
+        """The dynamic programme node by node (any input order, any layout)."""
         loglik = self.loglik_restored if restored else self.loglik
         sp_score = self.sp_log_prior + loglik(1, 1)
         tree = self.tree
@@ -263,7 +389,9 @@ class Scorer:
             count[v] = k
             score = split
             if candidate[v] and v not in forbidden:
-                n = max(ami[v] - excluded(v), k)
+                # excluded meters are a count (>= 0): with every meter dark it
+                # cannot change n, so it is not asked
+                n = max(ami[v] - excluded(v), k) if ami[v] > k else k
                 open_score = log_prior[v] + loglik(k, n)
                 if open_score >= split:
                     score = open_score
@@ -284,6 +412,117 @@ class Scorer:
             stack.extend(sorted(children.get(v, ()), reverse=True))
         return out
 
+    def _solve_vector(self, d: I64, excluded: Callable[[int], int],
+                      forbidden_sps: Iterable[int], restored: bool) -> list[Choice]:
+        """:meth:`_solve_scalar` for strictly increasing meters on a pre-order
+        layout, where arrays replace the per-meter dictionaries.
+
+        Then the meters of a node's subtree are one slice of ``d`` (its dark
+        count and its members are two binary searches), the nodes of the
+        programme sorted ascending are in pre-order (the cover's output order)
+        and each node's children come in ascending order (the order in which
+        the scalar programme adds their scores, kept for bit-identical sums).
+        Only the nodes with children in the programme need a Python step; the
+        leaves' scores are computed in bulk with the scalar's operations.
+        """
+        tree = self.tree
+        loglik = self.loglik_restored if restored else self.loglik
+        sp_score = self.sp_log_prior + loglik(1, 1)
+        nodes = tree.sp_node_np[d]
+        starts = np.flatnonzero(np.diff(nodes)) + 1
+        starts = np.concatenate((np.zeros(1, dtype=np.int64), starts))
+        stops = np.append(starts[1:], d.shape[0])
+        dn = nodes[starts]
+        seen = _ancestors(dn.tolist(), tree.parent)
+        prog = np.array(seen, dtype=np.int64)
+        prog.sort()
+        m = prog.shape[0]
+        lo_i = np.searchsorted(d, tree.sp_lo_np[prog])
+        hi_i = np.searchsorted(d, tree.sp_hi_np[prog])
+        k = hi_i - lo_i
+        group = np.full(m, -1, dtype=np.int64)
+        where_direct = np.searchsorted(prog, dn)
+        group[where_direct] = np.arange(dn.shape[0])
+        kd = np.zeros(m, dtype=np.int64)
+        kd[where_direct] = stops - starts
+        cand = tree.candidate_np[prog]
+        fb = _forbidden_mask(forbidden_sps, tree, prog)
+        if fb is not None:
+            cand &= ~fb
+        ci = np.flatnonzero(cand)
+        cnodes = prog[ci]
+        open_score = np.zeros(m, dtype=np.float64)
+        if ci.shape[0]:
+            kc = k[ci]
+            n = kc.copy()
+            ami = tree.ami_np[cnodes]
+            ask = np.flatnonzero(ami > kc)   # else every meter is dark: n == k
+            if ask.shape[0]:
+                xs = np.array([excluded(v) for v in cnodes[ask].tolist()], dtype=np.int64)
+                n[ask] = np.maximum(ami[ask] - xs, kc[ask])
+            open_score[ci] = self._log_prior_np[cnodes] + self._logliks(kc, n, restored)
+        split = kd * sp_score
+        best = np.where(cand & (open_score >= split), open_score, split)
+        # children in the programme, grouped by parent, ascending within a group
+        par = tree.parent_np[prog]
+        has_up = par >= 0
+        ppos = np.full(m, -1, dtype=np.int64)
+        ppos[has_up] = np.searchsorted(prog, par[has_up])
+        kids_of = np.flatnonzero(has_up)
+        order = kids_of[np.argsort(ppos[kids_of], kind="stable")]
+        keyed = ppos[order]
+        inner = np.unique(keyed)
+        first = np.searchsorted(keyed, inner)
+        last = np.searchsorted(keyed, inner, side="right")
+        split_l: list[float] = split.tolist()
+        if inner.shape[0]:
+            best_l: list[float] = best.tolist()
+            open_l: list[float] = open_score.tolist()
+            cand_l: list[bool] = cand.tolist()
+            order_l: list[int] = order.tolist()
+            for i, a, b in zip(inner[::-1].tolist(), first[::-1].tolist(), last[::-1].tolist(),
+                               strict=True):
+                s = split_l[i]
+                for j in order_l[a:b]:
+                    s += best_l[j]
+                split_l[i] = s
+                o = open_l[i]
+                best_l[i] = o if cand_l[i] and o >= s else s
+            split = np.array(split_l, dtype=np.float64)
+        gain = open_score - split
+        chosen = cand & (gain >= 0)
+        # a chosen node hides every node of its subtree
+        depth = np.zeros(m + 1, dtype=np.int64)
+        cpos = np.flatnonzero(chosen)
+        np.add.at(depth, cpos + 1, 1)
+        np.add.at(depth, np.searchsorted(prog, tree.end_np[prog[cpos]]), -1)
+        visible = np.flatnonzero(np.cumsum(depth[:m]) == 0)
+        gain_l: list[float] = gain.tolist()
+        cand_l = cand.tolist()
+        chosen_l: list[bool] = chosen.tolist()
+        prog_l: list[int] = prog.tolist()
+        ppos_l: list[int] = ppos.tolist()
+        lo_l: list[int] = lo_i.tolist()
+        hi_l: list[int] = hi_i.tolist()
+        group_l: list[int] = group.tolist()
+        starts_l: list[int] = starts.tolist()
+        stops_l: list[int] = stops.tolist()
+        d_l: list[int] = d.tolist()
+        out: list[Choice] = []
+        for i in visible.tolist():
+            g = gain_l[i]
+            if chosen_l[i]:
+                up = ppos_l[i]
+                lose_up = -gain_l[up] if up >= 0 and cand_l[up] else math.inf
+                out.append(Choice(prog_l[i], -1, d_l[lo_l[i]:hi_l[i]], min(g, lose_up)))
+                continue
+            grp = group_l[i]
+            if grp >= 0:
+                margin = -g if cand_l[i] else 10.0
+                out.extend(Choice(-1, sp, [sp], margin)
+                           for sp in d_l[starts_l[grp]:stops_l[grp]])
+        return out
+
     @staticmethod
     def _collect(v: int, direct: dict[int, list[int]], children: dict[int, list[int]]) -> list[int]:
         out: list[int] = []
@@ -301,10 +540,16 @@ class Scorer:
         """Split the still-dark meters of a restored outage at node ``top``.
 
         Returns nested devices (topmost first) and the unexplained stragglers.
+        ``excluded`` is called only for candidate devices with enough dark meters
+        to be nested, at most once each.
         """
         tree = self.tree
         if top < 0 or not dark:
             return [], sorted(dark)
+        if len(dark) >= self.vector_min and tree.preorder:
+            d = _increasing(dark, len(tree.sp_node))
+            if d is not None and tree.sp_lo[top] <= d[0] and d[-1] < tree.sp_hi[top]:
+                return self._nested_vector(top, d, excluded, restore_rate)
         parent, sp_node, ami = tree.parent, tree.sp_node, self._ami
         direct: dict[int, list[int]] = {}
         for sp in dark:
@@ -324,30 +569,77 @@ class Scorer:
             for c in children.get(v, ()):
                 k += count[c]
             count[v] = k
-        r = min(max(restore_rate, 0.3), 0.995)
-        lost = math.log(1.0 - r)
-        # many subtrees are tested at once: the chance that one of them lost every
-        # restore by bad luck grows with their number (a Bonferroni bound)
-        tests = max(1, len(seen))
-        alpha = self.tuning.nested_prior
-        threshold = math.log(alpha / tests)
+        lost, threshold = self._nested_bounds(restore_rate, len(seen))
+        least = self.tuning.min_nested_meters
         found: list[Choice] = []
         covered: set[int] = set()
         stack = sorted(children.get(top, ()), reverse=True)
         while stack:
             v = stack.pop()
             k = count[v]
-            n = ami[v] - excluded(v)
-            evidence = n * lost  # log P(all n restores lost)
-            if (tree.candidate[v] and k >= n >= self.tuning.min_nested_meters
-                    and evidence < threshold):
-                members = self._collect(v, direct, children)
-                found.append(Choice(v, -1, members, threshold - evidence))
-                covered.update(members)
-                continue
+            if tree.candidate[v] and k >= least:
+                n = ami[v] - excluded(v)
+                evidence = n * lost  # log P(all n restores lost)
+                if k >= n >= least and evidence < threshold:
+                    members = self._collect(v, direct, children)
+                    found.append(Choice(v, -1, members, threshold - evidence))
+                    covered.update(members)
+                    continue
             stack.extend(sorted(children.get(v, ()), reverse=True))
         stragglers = sorted(sp for sp in dark if sp not in covered)
         return found, stragglers
+
+    def _nested_bounds(self, restore_rate: float, tests: int) -> tuple[float, float]:
+        r = min(max(restore_rate, 0.3), 0.995)
+        lost = math.log(1.0 - r)
+        # many subtrees are tested at once: the chance that one of them lost every
+        # restore by bad luck grows with their number (a Bonferroni bound)
+        alpha = self.tuning.nested_prior
+        return lost, math.log(alpha / max(1, tests))
+
+    def _nested_vector(self, top: int, d: I64, excluded: Callable[[int], int],
+                       restore_rate: float) -> tuple[list[Choice], list[int]]:
+        """:meth:`nested` for strictly increasing meters below ``top`` on a
+        pre-order layout: subtrees are slices of ``d``, and the nodes below
+        ``top`` sorted ascending are the scalar walk's visiting order."""
+        tree = self.tree
+        nodes = tree.sp_node_np[d]
+        heads = np.concatenate((np.zeros(1, dtype=np.int64), np.flatnonzero(np.diff(nodes)) + 1))
+        seen = _ancestors_below(nodes[heads].tolist(), tree.parent, top)
+        lost, threshold = self._nested_bounds(restore_rate, len(seen))
+        least = self.tuning.min_nested_meters
+        found: list[Choice] = []
+        spans: list[tuple[int, int]] = []
+        if seen:
+            prog = np.array(seen, dtype=np.int64)
+            prog.sort()
+            lo_i = np.searchsorted(d, tree.sp_lo_np[prog])
+            hi_i = np.searchsorted(d, tree.sp_hi_np[prog])
+            k = hi_i - lo_i
+            able = np.flatnonzero(tree.candidate_np[prog] & (k >= least))
+            if able.shape[0]:
+                d_l: list[int] = d.tolist()
+                ami, end = self._ami, tree.end
+                k_l: list[int] = k[able].tolist()
+                lo_l: list[int] = lo_i[able].tolist()
+                hi_l: list[int] = hi_i[able].tolist()
+                below = -1   # nodes before this one are inside a nested outage found
+                for j, v in enumerate(prog[able].tolist()):
+                    if v < below:
+                        continue
+                    kv = k_l[j]
+                    n = ami[v] - excluded(v)
+                    evidence = n * lost  # log P(all n restores lost)
+                    if kv >= n >= least and evidence < threshold:
+                        found.append(Choice(v, -1, d_l[lo_l[j]:hi_l[j]], threshold - evidence))
+                        spans.append((lo_l[j], hi_l[j]))
+                        below = end[v]
+        if not found:
+            return found, d.tolist()
+        keep = np.ones(d.shape[0], dtype=np.bool_)
+        for lo, hi in spans:
+            keep[lo:hi] = False
+        return found, d[keep].tolist()
 
 
 def device_priors(shares: dict[str, float], kinds: Sequence[str], ami: Sequence[int],
@@ -361,14 +653,99 @@ def device_priors(shares: dict[str, float], kinds: Sequence[str], ami: Sequence[
     service drop five times less likely than one transformer. ``base_rate`` is
     the expected number of devices opening in one incident.
     """
-    total = sum(v for v in shares.values() if v > 0) or 1.0
     counts: dict[str, int] = {}
     for kind, n_ami in zip(kinds, ami, strict=True):
         if n_ami > 0:
             counts[kind] = counts.get(kind, 0) + 1
-    counts[DeviceKind.SERVICE_POINT.value] = ami_service_points
+    return _priors_of_counts(shares, counts, ami_service_points, base_rate)
+
+
+def _priors_of_counts(shares: dict[str, float], counts: dict[str, int],
+                      ami_service_points: int, base_rate: float) -> dict[str, float]:
+    """:func:`device_priors` from the number of metered devices of each kind."""
+    total = sum(v for v in shares.values() if v > 0) or 1.0
+    counts = {**counts, DeviceKind.SERVICE_POINT.value: ami_service_points}
     return {kind: base_rate * max(share, 0.0) / total / max(counts.get(kind, 0), 1)
             for kind, share in shares.items()}
+
+
+def _inherit_priors(own: NDArray[np.float64], tree: TreeIndex,
+                    sp_log_prior: float) -> NDArray[np.float64]:
+    """Each node's prior, raised to the best of the chain of single metered
+    children with the same AMI meters (ties go upstream), on a pre-order layout.
+
+    A node's child with all of its meters is unique when it has any, so these
+    chains are paths; their maxima come by pointer doubling (max is exact, so
+    the order of the comparisons does not matter) instead of a Python pass over
+    every node.
+    """
+    ami, parent = tree.ami_np, tree.parent_np
+    n = own.shape[0]
+    kid = np.flatnonzero(parent >= 0)
+    up = parent[kid]
+    below = np.bincount(up, weights=ami[kid].astype(np.float64), minlength=n)
+    same = (ami[kid] == ami[up]) & (ami[up] > 0)
+    chain = np.full(n, -1, dtype=np.int64)
+    chain[up[same]] = kid[same]
+    active = tree.candidate_np & (ami > 0)
+    best = own.copy()
+    single = active & (ami == 1) & (below == 0)   # one metered customer fed directly
+    best[single] = np.maximum(own[single], sp_log_prior)
+    jump = np.where(active, chain, -1)
+    while True:
+        live = np.flatnonzero(jump >= 0)
+        if not live.shape[0]:
+            return best
+        nxt = jump[live]
+        best[live] = np.maximum(best[live], best[nxt])
+        jump[live] = jump[nxt]
+
+
+def _increasing(dark: Sequence[int], n_sp: int) -> I64 | None:
+    """``dark`` as an array when it is strictly increasing valid meters, else None."""
+    d = np.asarray(dark, dtype=np.int64)
+    if d.ndim != 1 or not d.shape[0] or d[0] < 0 or d[-1] >= n_sp:
+        return None
+    if not bool(np.all(d[1:] > d[:-1])):
+        return None
+    return d
+
+
+def _ancestors(nodes: list[int], parent: list[int]) -> list[int]:
+    """``nodes`` and every node above them."""
+    seen = set(nodes)
+    for v in nodes:
+        u = parent[v]
+        while u >= 0 and u not in seen:
+            seen.add(u)
+            u = parent[u]
+    return list(seen)
+
+
+def _ancestors_below(nodes: list[int], parent: list[int], top: int) -> list[int]:
+    """``nodes`` and every node above them strictly below ``top``."""
+    seen: set[int] = set()
+    for node in nodes:
+        v = node
+        while v != top and v not in seen and v >= 0:
+            seen.add(v)
+            v = parent[v]
+    return list(seen)
+
+
+def _forbidden_mask(forbidden_sps: Iterable[int], tree: TreeIndex,
+                    nodes: I64) -> NDArray[np.bool_] | None:
+    """Which of ``nodes`` lie above a meter known on (None: none do)."""
+    parent, sp_node = tree.parent, tree.sp_node
+    forbidden: set[int] = set()
+    for sp in forbidden_sps:
+        v = sp_node[sp]
+        while v >= 0 and v not in forbidden:
+            forbidden.add(v)
+            v = parent[v]
+    if not forbidden:
+        return None
+    return np.isin(nodes, np.fromiter(forbidden, dtype=np.int64, count=len(forbidden)))
 
 
 def _lbeta(x: float, y: float) -> float:
