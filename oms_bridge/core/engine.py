@@ -497,6 +497,7 @@ class Engine:
         find_incident, find_pending = self._find_incident, self._find_pending
         gasp, restore, seq = self._gasp, self._restore, self._seq
         restoring = Phase.RESTORING
+        gap, hold = self._gap, self._hold
         while k < n:
             ti = t[k]
             if late[k] or (timers and timers[0][0] < ti):
@@ -561,10 +562,19 @@ class Engine:
                 seq.clock = after[step[k]]
                 restore(ti, eid[k], p)
             else:
-                # _gasp, then _add_dark, for a meter nothing holds joining an
+                # _gasp, then _add_dark, for a meter no outage holds joining an
                 # incident still in its hold window
-                if (ti > last_t[p] and own[p] < 0 and p not in incident_of
-                        and p not in stragglers):
+                if ti > last_t[p] and own[p] < 0 and p not in stragglers:
+                    old = incident_of.get(p)
+                    if old is not None and (
+                            old.t_first - gap <= ti <= min(old.t_last + gap, old.t_first + hold)
+                            or (is_dark[p] and not old.decided)):
+                        # already dark evidence of that incident
+                        last_t[p] = ti
+                        is_dark[p] = 1
+                        k += 1
+                        continue
+                    # (an older incident of this meter, decided: it is out anew)
                     inc = find_incident(feeder_of[sp_node[p]], ti)
                     if inc is not None and not inc.decided and not inc.outages:
                         last_t[p] = ti
