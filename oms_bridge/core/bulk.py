@@ -54,12 +54,20 @@ _SEPARATORS = {4: ord("-"), 7: ord("-"), 10: ord("T"), 13: ord(":"), 16: ord(":"
 _MS_PER_DAY = 86_400_000
 _SEP_COLS = np.array(list(_SEPARATORS))
 _SEP_CHARS = np.array(list(_SEPARATORS.values()), dtype=np.uint8)
-# digit weights of year, month, day, hour, minute, second, millisecond
-_FIELD_WEIGHTS = np.zeros((len(_DIGITS), 7), dtype=np.float64)
-for _field, (_first, _weights) in enumerate([(0, (1000, 100, 10, 1)), (4, (10, 1)), (6, (10, 1)),
-                                             (8, (10, 1)), (10, (10, 1)), (12, (10, 1)),
-                                             (14, (100, 10, 1))]):
-    _FIELD_WEIGHTS[_first:_first + len(_weights), _field] = _weights
+
+
+def _field_weights() -> NDArray[np.float64]:
+    """Digits (columns of ``_DIGITS``) -> year, month, day, hour, minute, second, ms."""
+    w = np.zeros((len(_DIGITS), 7), dtype=np.float64)
+    spans = [(1000, 100, 10, 1), (10, 1), (10, 1), (10, 1), (10, 1), (10, 1), (100, 10, 1)]
+    first = 0
+    for field, weights in enumerate(spans):
+        w[first:first + len(weights), field] = weights
+        first += len(weights)
+    return w
+
+
+_FIELD_WEIGHTS = _field_weights()
 # per month of the accepted years, from (year - MIN_YEAR) * 12 + month - 1: days
 # from the epoch to its first day, and its length (numpy's proleptic Gregorian)
 _MONTHS = np.arange(np.datetime64(f"{MIN_YEAR}-01", "M"), np.datetime64(f"{MAX_YEAR + 1}-02", "M"))

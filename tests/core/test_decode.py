@@ -22,10 +22,15 @@ from hypothesis import strategies as st
 from oms_bridge.core.bulk import KIND_CODE, Columns, kind_table, normalise
 from oms_bridge.core.decode import decode_columns
 from oms_bridge.core.events import EventCodes, parse_event
+from oms_bridge.core.replay import replay
 from oms_bridge.errors import EventError
 from oms_bridge.settings import EngineSettings
+from oms_bridge.sim.fixtures import storm_feeder
+from oms_bridge.sim.params import StormParams
+from oms_bridge.sim.scenario import generate
 
-CODES = EventCodes.from_settings(EngineSettings())
+SETTINGS = EngineSettings()
+CODES = EventCodes.from_settings(SETTINGS)
 TABLE = kind_table(CODES)
 FIELDS = ("event_id", "meter_id", "type", "occurred_at")
 
@@ -257,3 +262,34 @@ def test_known_traps() -> None:
     assert new.event_ids == ["HE-1"] * 5 + ["HE-2", "HE-1"]
     assert new.kinds.tolist() == [0, 0, 1, 0, 0, 0, 0]
     assert new.invalid == 13
+
+
+def test_replay_takes_lines_objects_and_events_mixed() -> None:
+    """Batches of bytes, str, decoded objects and MeterEvent: the result of the lines."""
+    topo = storm_feeder()
+    scenario = generate(topo, np.random.default_rng(4), StormParams(outages=3, duration_h=1.0),
+                        seed=4)
+    lines = list(scenario.lines())
+    lines[3:3] = ["", "  ", "not json", "[1]", GOOD.decode(), GOOD.decode() * 2,
+                  GOOD.decode().replace("last_gasp", " LAST_GASP ")]
+    rng = np.random.default_rng(9)
+    items: list[object] = []
+    for text in lines:
+        form = int(rng.integers(0, 4))
+        try:
+            obj = orjson.loads(text)
+            event = parse_event(obj, CODES)
+        except (orjson.JSONDecodeError, EventError):
+            obj = event = None
+        if form == 2 and obj is not None:
+            items.append(obj)
+        elif form == 3 and event is not None:
+            items.append(event)
+        else:
+            items.append(text.encode() if form % 2 else text)
+    want = orjson.dumps(replay(topo, lines, SETTINGS, chunk_size=64))
+    for size in (1, 5, 64, 4096):
+        assert orjson.dumps(replay(topo, items, SETTINGS, chunk_size=size)) == want, size
+    # the same file read as bytes lines, all through the line decoder
+    raw = [f"{t}\n".encode() for t in lines]
+    assert orjson.dumps(replay(topo, raw, SETTINGS, chunk_size=4096)) == want
