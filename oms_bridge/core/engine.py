@@ -54,11 +54,11 @@ from itertools import compress, repeat
 from typing import Any
 
 import numpy as np
-import orjson
 from numpy.typing import ArrayLike, NDArray
 
 from oms_bridge.core.bulk import MeterTable, kind_table, normalise
 from oms_bridge.core.coverage import coverage as coverage_rows
+from oms_bridge.core.decode import decode_columns
 from oms_bridge.core.events import EventCodes, EventKind, MeterEvent, format_time
 from oms_bridge.core.inference import Choice, InferenceTuning, Scorer, TreeIndex
 from oms_bridge.core.kinds import DeviceKind, OutageStatus
@@ -67,7 +67,7 @@ from oms_bridge.core.reorder import Sequencer
 from oms_bridge.core.topology import Topology
 from oms_bridge.settings import CoverageSettings, EngineSettings
 
-__all__ = ["VERDICTS", "Engine", "Verdict", "decode_lines", "result_of"]
+__all__ = ["VERDICTS", "Engine", "Verdict", "result_of"]
 
 _GASP = 0
 _RESTORE = 1
@@ -92,21 +92,6 @@ _ACCEPTED, _DUPLICATE, _UNKNOWN, _INVALID = range(4)
 _CHUNK = 4096
 #: service points of an outage above which its still-dark meters are found with numpy
 _WIDE = 256
-
-
-def decode_lines(lines: Iterable[bytes | str]) -> list[object]:
-    """orjson-decoded lines; ``None`` for one that is not JSON, blank ones skipped."""
-    loads = orjson.loads
-    decode_error = orjson.JSONDecodeError
-    out: list[object] = []
-    append = out.append
-    for line in lines:
-        try:
-            append(loads(line))
-        except decode_error:
-            if line and not line.isspace():
-                append(None)
-    return out
 
 
 def _drop(items: list[int], x: int, *, strict: bool = False) -> None:
@@ -382,8 +367,17 @@ class Engine:
         return counts
 
     def ingest_lines(self, lines: Sequence[bytes | str]) -> dict[Verdict, int]:
-        """Parse JSON lines (blank ones skipped) and :meth:`ingest_objects` them."""
-        return self.ingest_objects(decode_lines(lines))
+        """Parse JSON lines (blank ones skipped) and ingest them as
+        :meth:`ingest_objects` would (decoded straight into columns)."""
+        codes = self._codes()
+        cols = decode_columns(lines, codes, self._table)
+        self._stats["invalid"] += cols.invalid
+        verdict = self.ingest_columns(cols.event_ids, cols.meter_ids, cols.kinds,
+                                      cols.occurred_at)
+        counts = dict(zip(VERDICTS, np.bincount(verdict, minlength=len(VERDICTS)).tolist(),
+                          strict=True))
+        counts[Verdict.INVALID] += cols.invalid
+        return counts
 
     def _codes(self) -> EventCodes:
         if self._codes_cache is None:
