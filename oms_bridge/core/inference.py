@@ -51,6 +51,7 @@ nested outages; the rest are unverified stragglers.
 from __future__ import annotations
 
 import math
+from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -231,9 +232,10 @@ class Scorer:
         ami_np = tree.ami_np
         # per kind code, not per node: a topology has a handful of kinds and
         # hundreds of thousands of nodes
-        codes = np.unique(topo.node_kind).tolist()
+        present = np.bincount(topo.node_kind)
+        codes: list[int] = np.flatnonzero(present).tolist()
         names = {c: DeviceKind.from_code(c).value for c in codes}
-        metered = np.bincount(topo.node_kind[ami_np > 0], minlength=max(codes, default=0) + 1)
+        metered = np.bincount(topo.node_kind[ami_np > 0], minlength=present.shape[0])
         counts: dict[str, int] = {}
         for c in codes:
             if metered[c]:
@@ -246,7 +248,7 @@ class Scorer:
 
         self.sp_log_prior = log_prior(DeviceKind.SERVICE_POINT.value)
         self.sp_score = self.sp_log_prior + self.loglik(1, 1)
-        table = np.zeros(max(codes, default=0) + 1, dtype=np.float64)
+        table = np.zeros(present.shape[0], dtype=np.float64)
         for c in codes:
             table[c] = log_prior(names[c])
         own = table[topo.node_kind]
@@ -260,6 +262,8 @@ class Scorer:
         # lgamma(i + a), lgamma(i + b) by integer i, grown on demand
         self._lg: dict[float, list[float]] = {}
         self._lg_np: dict[float, NDArray[np.float64]] = {}
+        #: lgamma((k + a) + (m + b)) for small k and m (most devices of a cover)
+        self._lg_pairs: dict[tuple[float, float], NDArray[np.float64]] = {}
 
     def _inherit_priors_scalar(self, own: list[float]) -> NDArray[np.float64]:
         """A node with the same AMI meters as its only metered child inherits
@@ -312,8 +316,19 @@ class Scorer:
         m = n - k
         lgx = self._lgamma_table(a, int(k.max()) + 1)[k]
         lgy = self._lgamma_table(b, int(m.max()) + 1)[m]
-        xy = (k + a) + (m + b)
-        lgxy = np.array(list(map(math.lgamma, xy.tolist())), dtype=np.float64)
+        pairs = self._lg_pairs.get((a, b))
+        if pairs is None:
+            pairs = self._lg_pairs[(a, b)] = _lgamma_sums(
+                np.arange(_PAIRS, dtype=np.int64)[:, None], np.arange(_PAIRS, dtype=np.int64),
+                a, b)
+        small = (k < _PAIRS) & (m < _PAIRS)
+        if bool(small.all()):
+            lgxy = pairs[k, m]
+        else:
+            lgxy = np.empty(k.shape[0], dtype=np.float64)
+            lgxy[small] = pairs[k[small], m[small]]
+            big = ~small
+            lgxy[big] = _lgamma_sums(k[big], m[big], a, b)
         out: NDArray[np.float64] = ((lgx + lgy) - lgxy) - lb
         return out
 
@@ -437,14 +452,17 @@ class Scorer:
         prog = np.array(seen, dtype=np.int64)
         prog.sort()
         m = prog.shape[0]
-        lo_i = np.searchsorted(d, tree.sp_lo_np[prog])
-        hi_i = np.searchsorted(d, tree.sp_hi_np[prog])
-        k = hi_i - lo_i
         group = np.full(m, -1, dtype=np.int64)
         where_direct = np.searchsorted(prog, dn)
         group[where_direct] = np.arange(dn.shape[0])
         kd = np.zeros(m, dtype=np.int64)
         kd[where_direct] = stops - starts
+        # the subtree of prog[i] is prog[i:past[i]], its meters d[lo_i[i]:hi_i[i]]
+        past = np.searchsorted(prog, tree.end_np[prog])
+        before = np.zeros(m + 1, dtype=np.int64)
+        np.cumsum(kd, out=before[1:])
+        lo_i, hi_i = before[:m], before[past]
+        k = hi_i - lo_i
         cand = tree.candidate_np[prog]
         fb = _forbidden_mask(forbidden_sps, tree, prog)
         if fb is not None:
@@ -471,9 +489,9 @@ class Scorer:
         kids_of = np.flatnonzero(has_up)
         order = kids_of[np.argsort(ppos[kids_of], kind="stable")]
         keyed = ppos[order]
-        inner = np.unique(keyed)
-        first = np.searchsorted(keyed, inner)
-        last = np.searchsorted(keyed, inner, side="right")
+        first = np.flatnonzero(np.diff(keyed, prepend=-1))
+        inner = keyed[first]
+        last = np.append(first[1:], keyed.shape[0])
         split_l: list[float] = split.tolist()
         if inner.shape[0]:
             best_l: list[float] = best.tolist()
@@ -495,32 +513,27 @@ class Scorer:
         depth = np.zeros(m + 1, dtype=np.int64)
         cpos = np.flatnonzero(chosen)
         np.add.at(depth, cpos + 1, 1)
-        np.add.at(depth, np.searchsorted(prog, tree.end_np[prog[cpos]]), -1)
-        visible = np.flatnonzero(np.cumsum(depth[:m]) == 0)
-        gain_l: list[float] = gain.tolist()
-        cand_l = cand.tolist()
-        chosen_l: list[bool] = chosen.tolist()
-        prog_l: list[int] = prog.tolist()
-        ppos_l: list[int] = ppos.tolist()
-        lo_l: list[int] = lo_i.tolist()
-        hi_l: list[int] = hi_i.tolist()
-        group_l: list[int] = group.tolist()
-        starts_l: list[int] = starts.tolist()
-        stops_l: list[int] = stops.tolist()
-        d_l: list[int] = d.tolist()
+        np.add.at(depth, past[cpos], -1)
+        # only the nodes no chosen node hides reach the output: read just those
+        vis = np.flatnonzero(np.cumsum(depth[:m]) == 0)
+        up = ppos[vis]
+        up_open = np.zeros(vis.shape[0], dtype=np.bool_)
+        up_open[up >= 0] = cand[up[up >= 0]]
+        lose_up = np.full(vis.shape[0], math.inf)
+        lose_up[up_open] = -gain[up[up_open]]
+        grp = group[vis]
+        grp_lo = np.where(grp >= 0, starts[grp], 0)
+        grp_hi = np.where(grp >= 0, stops[grp], 0)
         out: list[Choice] = []
-        for i in visible.tolist():
-            g = gain_l[i]
-            if chosen_l[i]:
-                up = ppos_l[i]
-                lose_up = -gain_l[up] if up >= 0 and cand_l[up] else math.inf
-                out.append(Choice(prog_l[i], -1, d_l[lo_l[i]:hi_l[i]], min(g, lose_up)))
-                continue
-            grp = group_l[i]
-            if grp >= 0:
-                margin = -g if cand_l[i] else 10.0
-                out.extend(Choice(-1, sp, [sp], margin)
-                           for sp in d_l[starts_l[grp]:stops_l[grp]])
+        for v, g, lose, is_chosen, is_cand, lo, hi, sp_lo, sp_hi in zip(
+                prog[vis].tolist(), gain[vis].tolist(), lose_up.tolist(), chosen[vis].tolist(),
+                cand[vis].tolist(), lo_i[vis].tolist(), hi_i[vis].tolist(), grp_lo.tolist(),
+                grp_hi.tolist(), strict=True):
+            if is_chosen:
+                out.append(Choice(v, -1, d[lo:hi].tolist(), min(g, lose)))
+            elif sp_hi > sp_lo:
+                margin = -g if is_cand else 10.0
+                out.extend(Choice(-1, sp, [sp], margin) for sp in d[sp_lo:sp_hi].tolist())
         return out
 
     @staticmethod
@@ -618,7 +631,6 @@ class Scorer:
             k = hi_i - lo_i
             able = np.flatnonzero(tree.candidate_np[prog] & (k >= least))
             if able.shape[0]:
-                d_l: list[int] = d.tolist()
                 ami, end = self._ami, tree.end
                 k_l: list[int] = k[able].tolist()
                 lo_l: list[int] = lo_i[able].tolist()
@@ -631,7 +643,8 @@ class Scorer:
                     n = ami[v] - excluded(v)
                     evidence = n * lost  # log P(all n restores lost)
                     if kv >= n >= least and evidence < threshold:
-                        found.append(Choice(v, -1, d_l[lo_l[j]:hi_l[j]], threshold - evidence))
+                        found.append(Choice(v, -1, d[lo_l[j]:hi_l[j]].tolist(),
+                                            threshold - evidence))
                         spans.append((lo_l[j], hi_l[j]))
                         below = end[v]
         if not found:
@@ -701,10 +714,25 @@ def _inherit_priors(own: NDArray[np.float64], tree: TreeIndex,
         jump[live] = jump[nxt]
 
 
+#: dark and silent counts below which lgamma of their sum is tabulated
+_PAIRS = 64
+
+
+def _lgamma_sums(k: I64, m: I64, a: float, b: float) -> NDArray[np.float64]:
+    """``lgamma((k + a) + (m + b))`` elementwise (broadcast), with the scalar
+    :meth:`Scorer.loglik`'s roundings (numpy's float adds are IEEE ones)."""
+    xy = (k + a) + (m + b)
+    flat = np.array(list(map(math.lgamma, xy.ravel().tolist())), dtype=np.float64)
+    return flat.reshape(xy.shape)
+
+
 def _increasing(dark: Sequence[int], n_sp: int) -> I64 | None:
     """``dark`` as an array when it is strictly increasing valid meters, else None."""
-    d = np.asarray(dark, dtype=np.int64)
-    if d.ndim != 1 or not d.shape[0] or d[0] < 0 or d[-1] >= n_sp:
+    try:
+        d: I64 = np.frombuffer(array("q", dark), dtype=np.int64)   # faster than from a list
+    except (TypeError, OverflowError):
+        return None
+    if not d.shape[0] or d[0] < 0 or d[-1] >= n_sp:
         return None
     if not bool(np.all(d[1:] > d[:-1])):
         return None
