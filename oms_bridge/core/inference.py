@@ -209,8 +209,8 @@ class Scorer:
     """Scores covers on one topology with fixed settings."""
 
     #: covers of at least this many dark meters run vectorised; below it the
-    #: per-call numpy overhead exceeds the scalar programme's cost
-    vector_min = 48
+    #: per-call numpy overhead (some 30 array calls) exceeds the scalar cost
+    vector_min = 256
 
     def __init__(self, tree: TreeIndex, settings: EngineSettings,
                  tuning: InferenceTuning) -> None:
