@@ -324,3 +324,11 @@ def test_layout_check_refuses_a_broken_order() -> None:
     arrays["node_sp_hi"] = topo.node_sp_hi.copy()
     arrays["node_sp_hi"][1] -= 1
     assert not TreeIndex(Topology(**arrays)).preorder
+
+
+@settings(max_examples=50, deadline=None)
+@given(topo=topologies())
+def test_sp_feeder_is_the_feeder_of_the_meters_node(topo: Topology) -> None:
+    tree = TreeIndex(topo)
+    assert [tree.sp_feeder(sp) for sp in range(topo.n_service_points)] == [
+        tree.feeder[tree.sp_node[sp]] for sp in range(topo.n_service_points)]
