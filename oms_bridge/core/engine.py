@@ -834,7 +834,7 @@ class Engine:
             book.remove_open(o)
         choices = self._scorer.solve(sorted(inc.dark), excluded=book.excluded_ami,
                                      forbidden_sps=inc.known_on)
-        keyed = sorted(((min(inc.dark[s] for s in ch.dark), i, ch)
+        keyed = sorted(((min(map(inc.dark.__getitem__, ch.dark)), i, ch)
                         for i, ch in enumerate(choices)), key=lambda x: (x[0], x[1]))
         used: set[int] = set()
         placed: list[tuple[Outage, Choice, bool]] = []
