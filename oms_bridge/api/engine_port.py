@@ -124,7 +124,7 @@ class CorePort:
                 try:
                     out[i] = self.to_item(self.parse(objs[i]))
                 except EventError as exc:
-                    out[i] = exc
+                    out[i] = _detached(exc)
         return out
 
     def from_item(self, item: LogItem) -> Any:
@@ -150,6 +150,26 @@ class CorePort:
 
     def coverage(self, topology: Topology) -> list[dict[str, Any]]:
         return coverage.coverage(topology, self._settings.coverage)
+
+
+def _detached(exc: EventError) -> EventError:
+    """The error without its tracebacks, as kept in a result.
+
+    A traceback holds the frames it passed through, and from this one the
+    frame of :meth:`CorePort.parse_items`, whose ``out`` holds the error: a
+    reference cycle that keeps the whole chunk (decoded objects, and through
+    the caller's frame the request body) alive until a full collection. The
+    runtime freezes the heap after each applied group, so such a chunk stayed
+    pinned for the rest of a storm: in a 20,000/s run, ~100 chunks at a time.
+    Only ``field`` and ``reason`` are used downstream.
+    """
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        link.__traceback__ = None
+        link = link.__cause__ or link.__context__
+    return exc
 
 
 def _plain_ids(ids: list[Any]) -> NDArray[np.bool_]:

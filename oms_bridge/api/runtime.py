@@ -152,6 +152,8 @@ class Runtime:
         self._next_ord = 0
         self._ords: dict[str, int] = {}
         self._revs: dict[str, int] = {}
+        #: Outages whose latest drained change says ``active`` (the gauge).
+        self._active: set[str] = set()
         self._pending = _Pending({}, [], [])
         self._offsets: dict[str, str] = {}  # newest stored entry id per stream
         #: A log write failed: it may have committed all the same (reply lost).
@@ -589,13 +591,20 @@ class Runtime:
                 self._next_ord += 1
                 self._ords[oid] = self._next_ord
             self._pending.outages[oid] = self._outage_row(oid, doc)
+            status = str(doc.get("status"))
             self._pending.changes.append(outages_repo.ChangeRow(
-                oid, rev, str(change.get("change", "update")), str(doc.get("status")), doc))
+                oid, rev, str(change.get("change", "update")), status, doc))
+            if status == "active":
+                self._active.add(oid)
+            else:
+                self._active.discard(oid)
         for item in self.engine.drain_restorations():
             seq = self.epoch.feed_base + int(item["seq"])
             self._pending.feed.append((seq, str(item["outage_id"]), {**item, "seq": seq}))
         if changes:
-            self.metrics.outages_active.set(len(self.engine.outages("active")))
+            # from the changes themselves: listing the engine's active outages
+            # walked every outage it ever had, per group, on the event loop
+            self.metrics.outages_active.set(len(self._active))
         return changes
 
     async def _persist(self) -> None:
@@ -679,6 +688,8 @@ class Runtime:
         self.topology, self.version_id = topology, int(version_id)
         self.engine = self.port.make_engine(topology)
         self._revs.clear()
+        self._active.clear()
+        self.metrics.outages_active.set(0)
         self._event_clock = self._last_real_event = None
         batch.future.set_result([])
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import random
+import weakref
 from typing import Any
 
 from oms_bridge.api.engine_port import CorePort
@@ -54,3 +56,27 @@ def test_parse_items_equals_parse_one_by_one() -> None:
             assert not isinstance(item, EventError)
             assert [type(v) for v in item] == [type(v) for v in want]
     assert port.parse_items([]) == []
+
+
+def test_refused_events_do_not_keep_their_chunk_alive() -> None:
+    """A refused event's error holds no traceback, so no reference cycle keeps
+    the decoded chunk alive until a full collection (the runtime freezes the
+    heap after each group, which pinned such chunks for a whole storm)."""
+    class Obj(dict[str, Any]):
+        """A dict that can be weakly referenced."""
+
+    port = CorePort(Settings())
+    objs: list[Any] = [Obj(BASE, occurred_at="not a time"), Obj(BASE, event_id=" "),
+                       Obj(BASE)]
+    refs = [weakref.ref(o) for o in objs]
+    gc.disable()
+    try:
+        got = port.parse_items(objs)
+        errors = [g for g in got if isinstance(g, EventError)]
+        assert len(errors) == 2 and all(e.__traceback__ is None for e in errors)
+        del objs, got
+        assert [r() for r in refs] == [None, None, None]  # freed by reference counting
+        assert {(e.field, bool(e.reason)) for e in errors} == {("occurred_at", True),
+                                                               ("event_id", True)}
+    finally:
+        gc.enable()

@@ -8,6 +8,7 @@ import orjson
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from oms_bridge.api import keys
 from tests.api.conftest import auth, event
 
 Client = TestClient[web.Request, web.Application]
@@ -65,3 +66,23 @@ async def test_ready_and_metrics(client: Client) -> None:
     assert "omsb_ingest_lag_seconds_count 1" in text
     assert "omsb_outages_active 1" in text
     assert "# TYPE omsb_inference_seconds histogram" in text
+
+
+async def test_active_gauge_follows_the_engine(client: Client) -> None:
+    """The gauge comes from the drained changes, not from listing the engine."""
+    headers = {"Content-Type": "application/json", **auth("head-end")}
+    await client.post("/api/v1/events", data=orjson.dumps([event("G1", "M1"), event("G2", "M2")]),
+                      headers=headers)
+    runtime = client.app[keys.RUNTIME]
+    assert runtime.engine is not None
+    active = len(runtime.engine.outages("active"))
+    assert active > 0
+    text = await (await client.get("/metrics")).text()
+    assert f"omsb_outages_active {active}" in text
+    await client.post("/api/v1/events", data=orjson.dumps(
+        [event("G3", "M1", "power_restored", "2026-11-26T07:30:00.000Z"),
+         event("G4", "M2", "power_restored", "2026-11-26T07:30:00.000Z")]), headers=headers)
+    assert len(runtime.engine.outages("active")) < active
+    active = len(runtime.engine.outages("active"))
+    text = await (await client.get("/metrics")).text()
+    assert f"omsb_outages_active {active}" in text
