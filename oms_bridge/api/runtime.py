@@ -97,6 +97,10 @@ class RuntimeOptions:
     #: Items after which the frozen heap is swept even under load (0: only when
     #: idle). A sweep walks the whole heap: at 1M items, a pause of seconds.
     sweep_max_items: int = 0
+    #: Items applied between two freezes. Each freeze first collects what is
+    #: not frozen yet (a few milliseconds); once per group, that was paid a
+    #: thousand times a minute when the writer keeps up and groups are small.
+    freeze_every_items: int = 10_000
 
 
 @dataclass
@@ -173,6 +177,8 @@ class Runtime:
         self.replayed = 0
         #: Items applied (and frozen) since the last sweep.
         self._frozen_since_sweep = 0
+        #: Items applied since the last freeze.
+        self._unfrozen_items = 0
         #: ``(version_id, rows)`` of the last coverage computed by the API.
         self.coverage_cache: tuple[int | None, list[dict[str, Any]]] | None = None
         #: The read API's caches, told of every outage and feed commit.
@@ -479,17 +485,22 @@ class Runtime:
         The engine keeps a few hundred bytes of Python objects per event; each
         full collection walked all of it on the event loop (in a 20 s storm at
         20,000/s: 20 full collections, ~3.4 s of the service's ~11 s of CPU,
-        pauses of 0.1-0.3 s growing with the heap). What survives an applied
-        group is moved to the permanent generation (``gc.freeze``, O(1)) after a
-        collection that walks only the objects not frozen yet (those of this
-        group: a few milliseconds); objects freed by reference counting are
-        freed as before. Cyclic garbage of objects still in use at the freeze
-        (requests in flight) is reclaimed by :meth:`_sweeper` when idle.
+        pauses of 0.1-0.3 s growing with the heap). What survives the applied
+        groups is moved to the permanent generation (``gc.freeze``, O(1)) every
+        ``freeze_every_items`` items, after a collection that walks only the
+        objects not frozen yet (those of the latest groups: a few milliseconds);
+        objects freed by reference counting are freed as before. Cyclic garbage
+        of objects still in use at a freeze (requests in flight) is reclaimed by
+        :meth:`_sweeper` when idle.
         """
         if self.options.freeze_heap:
-            gc.collect()  # walks only what is not frozen yet: this group's objects
-            gc.freeze()
             self._frozen_since_sweep += applied
+            self._unfrozen_items += applied
+            if self._unfrozen_items < self.options.freeze_every_items:
+                return
+            self._unfrozen_items = 0
+            gc.collect()  # walks only what is not frozen yet: the latest groups' objects
+            gc.freeze()
 
     async def _sweeper(self) -> None:
         """When the input has been idle a while: one full collection of the heap.
