@@ -241,6 +241,9 @@ class Outage:
         self.on_events = _NO_EVENTS
 
 
+#: service points up to which an owner hand-over loops instead of using numpy
+_SHORT = 32
+
 #: shared by compacted outages (never written: see :meth:`Outage.compact`)
 _NO_METERS: set[int] = set()
 _NO_EVENTS = Timeline()
@@ -376,9 +379,18 @@ class OutageBook:
         return o.slot
 
     def _hand_over(self, lo: int, hi: int, old: Outage | None, new: Outage | None) -> None:
-        """Service points of ``[lo, hi)`` owned by ``old`` now belong to ``new``."""
+        """Service points of ``[lo, hi)`` owned by ``old`` now belong to ``new``
+        (a short range, a transformer's, in a loop: numpy's setup costs more)."""
+        was = old.slot if old is not None else -1
+        now = new.slot if new is not None else -1
+        if hi - lo <= _SHORT:
+            own = self._own
+            for s in range(lo, hi):
+                if own[s] == was:
+                    own[s] = now
+            return
         seg = self._own_np[lo:hi]
-        seg[seg == (old.slot if old is not None else -1)] = new.slot if new is not None else -1
+        seg[seg == was] = now
 
     def _node_owner(self, v: int) -> Outage | None:
         """The open outage at node ``v`` or nearest above it (``v`` may be -1).
