@@ -232,18 +232,34 @@ class Engine:
             raise ValueError("ingest_columns: columns of different lengths")
         if n == 0:
             return np.zeros(0, dtype=np.int8)
-        self._forget_ids(self._seq.clock)
-        expiry = self._id_expiry(t)
-        h = self._ids_split(t, expiry) if n > 1 else n
-        if h < n:
-            # an id bucket may expire at the arrival of event h: from there on,
+        sp = self._meter_sps(meter_ids)
+        bad = ~np.isfinite(t) | (k < 0) | (k > 1)
+        # only an accepted event moves the watermark on arrival; one of a known
+        # meter that turns out a duplicate is counted too (the bound stays safe)
+        moves = (sp >= 0) & ~bad
+        parts: list[NDArray[np.int8]] = []
+        a = 0
+        while a < n:
+            # an id bucket may expire at the arrival of event a + h: from there on,
             # each event is checked against the ids as one-by-one ingestion would
-            return np.concatenate((
-                self.ingest_columns(event_ids[:h], meter_ids[:h], k[:h], t[:h]),
-                self.ingest_columns(event_ids[h:], meter_ids[h:], k[h:], t[h:])))
+            self._forget_ids(self._seq.clock)
+            expiry = self._id_expiry(t[a:])
+            h = self._ids_split(t[a:], expiry, moves[a:]) if n - a > 1 else n - a
+            b = a + h
+            whole = a == 0 and b == n
+            parts.append(self._ingest_part(
+                event_ids if whole else event_ids[a:b], k[a:b], t[a:b], expiry[:h], sp[a:b],
+                bad[a:b]))
+            a = b
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _ingest_part(self, event_ids: Sequence[str], k: NDArray[np.int8],  # noqa: PLR0917
+                     t: NDArray[np.float64], expiry: NDArray[np.float64],
+                     sp: NDArray[np.int64], bad: NDArray[np.bool_]) -> NDArray[np.int8]:
+        """:meth:`ingest_columns` of events no id bucket expires among."""
+        n = len(event_ids)
         seen = self._seen
         add = seen.add
-        bad = ~np.isfinite(t) | (k < 0) | (k > 1)
         # ids of events already that old are forgotten at once: not recorded
         keep_out = bad | (expiry <= self._seq.clock)
         if keep_out.any():
@@ -258,7 +274,6 @@ class Engine:
             # it without converting objects one by one)
             dup = np.fromiter([eid in seen or add(eid) is not None for eid in event_ids],
                               dtype=np.bool_, count=n)
-        sp = self._meter_sps(meter_ids)
         verdict = np.zeros(n, dtype=np.int8)
         verdict[sp < 0] = _UNKNOWN
         verdict[bad] = _INVALID
@@ -313,14 +328,16 @@ class Engine:
         with np.errstate(invalid="ignore", over="ignore"):
             return (np.floor(tt / self._bucket_s) + 1.0) * self._bucket_s + self._horizon
 
-    def _ids_split(self, t: NDArray[np.float64], expiry: NDArray[np.float64]) -> int:
+    def _ids_split(self, t: NDArray[np.float64], expiry: NDArray[np.float64],
+                   moves: NDArray[np.bool_]) -> int:
         """How many leading events of a chunk arrive before any id bucket (held,
         or one the chunk adds) may expire: they see the ids as they are now.
 
         Conservative: the watermark at each arrival is bounded by the running
-        maximum of the times before it less the lateness (non-accepted events
-        do not move it; counting them only splits earlier). Never 0: after
-        :meth:`_forget_ids` every held bucket expires after the clock."""
+        maximum of the times of the events before it that may move it
+        (``moves``: valid, of a known meter; duplicates among them only split
+        earlier) less the lateness. Never 0: after :meth:`_forget_ids` every
+        held bucket expires after the clock."""
         clock = self._seq.clock
         fresh = expiry[expiry > clock]
         nxt = self._expiry_of(self._bucket_keys[0]) if self._bucket_keys else math.inf
@@ -328,7 +345,7 @@ class Engine:
             nxt = min(nxt, float(fresh.min()))
         if not math.isfinite(nxt):
             return len(t)
-        tt = np.where(np.isfinite(t), t, -np.inf)
+        tt = np.where(moves, t, -np.inf)
         before = np.empty_like(tt)
         before[0] = clock
         np.maximum(np.maximum.accumulate(tt[:-1]) - self._seq.lateness_s, clock, out=before[1:])

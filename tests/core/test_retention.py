@@ -158,3 +158,27 @@ def test_same_answer_under_any_batching_across_expiries() -> None:
 def test_short_storm_unchanged_by_retention() -> None:
     objs = outage_events("a", "XF-0", 0, 900, lost=2) + outage_events("b", "XF-2", 50, 60)
     assert replay(radial(), objs, EngineSettings()) == replay(radial(), objs, FOREVER)
+
+
+def test_a_long_chunk_spanning_many_id_buckets_is_one_loop_not_a_recursion() -> None:
+    """Thousands of events in one chunk, each a bucket of event time later than
+    the last: from unknown meters (the watermark never moves) and from known
+    ones (it moves at every arrival), with a repeated id now and then. The chunk
+    is split wherever a bucket may expire, in a loop (it used to recurse once
+    per split and ran out of stack), with the verdicts of one-by-one ingestion."""
+    settings = EngineSettings(evidence_retention_s=60.0, dedupe_horizon_s=80.0,
+                              lateness_s=0.0)
+    step = 80.0 / 8 + 1.0   # just over one id bucket per event
+    meters = ["NOT-IN-TOPOLOGY", "M-XF-0-0", "M-XF-1-1", "M-XF-2-0"]
+    objs = [ev(f"E{i if i % 50 else i - 1}", meters[(i // 500) % len(meters)],
+               "last_gasp" if i % 2 else "power_restored", step * i)
+            for i in range(3000)]
+    events = parsed(objs)
+    one = Engine(radial(), settings)
+    want = [one.ingest(e) for e in events]
+    bulk = Engine(radial(), settings)
+    assert bulk.ingest_events(events) == want
+    assert bulk.event_stats() == one.event_stats()
+    stats = bulk.event_stats()
+    assert stats["unknown_meter"] >= 900 and stats["accepted"] >= 1800
+    assert stats["duplicate"] > 0
