@@ -53,14 +53,14 @@ import heapq
 import math
 from array import array
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import compress, repeat
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from oms_bridge.core.bulk import MeterTable, kind_table, normalise
+from oms_bridge.core.bulk import Columns, MeterTable, kind_table, normalise
 from oms_bridge.core.coverage import coverage as coverage_rows
 from oms_bridge.core.decode import decode_columns
 from oms_bridge.core.events import EventCodes, EventKind, MeterEvent, format_time
@@ -378,20 +378,16 @@ class Engine:
         if codes is None:
             codes = self._codes()
             table = self._table
-        cols = normalise(items, codes, table)
-        self._stats["invalid"] += cols.invalid
-        verdict = self.ingest_columns(cols.event_ids, cols.meter_ids, cols.kinds,
-                                      cols.occurred_at)
-        counts = dict(zip(VERDICTS, np.bincount(verdict, minlength=len(VERDICTS)).tolist(),
-                          strict=True))
-        counts[Verdict.INVALID] += cols.invalid
-        return counts
+        return self._ingest_validated(normalise(items, codes, table))
 
     def ingest_lines(self, lines: Sequence[bytes | str]) -> dict[Verdict, int]:
         """Parse JSON lines (blank ones skipped) and ingest them as
         :meth:`ingest_objects` would (decoded straight into columns)."""
         codes = self._codes()
-        cols = decode_columns(lines, codes, self._table)
+        return self._ingest_validated(decode_columns(lines, codes, self._table))
+
+    def _ingest_validated(self, cols: Columns) -> dict[Verdict, int]:
+        """:meth:`ingest_columns` of a validated chunk, its invalid rows counted."""
         self._stats["invalid"] += cols.invalid
         verdict = self.ingest_columns(cols.event_ids, cols.meter_ids, cols.kinds,
                                       cols.occurred_at)
@@ -620,26 +616,25 @@ class Engine:
         return inc.t_first - self._gap <= t <= min(inc.t_last + self._gap,
                                                    inc.t_first + self._hold)
 
+    def _newest_first(self, feeder: int, lo: float, hi: float) -> Iterator[Incident]:
+        """Incidents of a feeder opened within ``[lo, hi]``, newest first (no list
+        built: a gasp's look-up usually stops at the first)."""
+        starts = self._starts.get(feeder)
+        if not starts:
+            return
+        lst = self._incidents[feeder]
+        a = bisect_left(starts, lo)
+        for i in range(bisect_right(starts, hi) - 1, a - 1, -1):
+            yield lst[i]
+
     def _candidates(self, feeder: int, lo: float, hi: float) -> list[Incident]:
         """Incidents of a feeder opened within ``[lo, hi]``, newest first."""
-        starts = self._starts.get(feeder)
-        if not starts:
-            return []
-        a = bisect_left(starts, lo)
-        b = bisect_right(starts, hi)
-        return self._incidents[feeder][a:b][::-1]
+        return list(self._newest_first(feeder, lo, hi))
 
     def _find_incident(self, feeder: int, t: float) -> Incident | None:
-        """The newest incident of a feeder whose window takes evidence at ``t``
-        (:meth:`_candidates` without building its list: once per gasp)."""
-        starts = self._starts.get(feeder)
-        if not starts:
-            return None
+        """The newest incident of a feeder whose window takes evidence at ``t``."""
         gap, hold = self._gap, self._hold
-        lst = self._incidents[feeder]
-        a = bisect_left(starts, t - hold - gap)
-        for i in range(bisect_right(starts, t + 2 * gap) - 1, a - 1, -1):
-            inc = lst[i]
+        for inc in self._newest_first(feeder, t - hold - gap, t + 2 * gap):
             if inc.t_first - gap <= t <= min(inc.t_last + gap, inc.t_first + hold):
                 return inc
         return None
@@ -786,16 +781,9 @@ class Engine:
         return i < len(times) and times[i] <= t + self._settle
 
     def _find_pending(self, feeder: int, t: float) -> Incident | None:
-        """An undecided incident whose hold window covers a restore at ``t``
-        (the newest first, as :meth:`_candidates` lists them)."""
-        starts = self._starts.get(feeder)
-        if not starts:
-            return None
+        """An undecided incident whose hold window covers a restore at ``t``."""
         gap, hold = self._gap, self._hold
-        lst = self._incidents[feeder]
-        a = bisect_left(starts, t - hold - gap)
-        for i in range(bisect_right(starts, t + 2 * gap) - 1, a - 1, -1):
-            inc = lst[i]
+        for inc in self._newest_first(feeder, t - hold - gap, t + 2 * gap):
             if not inc.decided and inc.t_first - gap <= t <= inc.t_first + hold:
                 return inc
         return None

@@ -253,58 +253,24 @@ class Sequencer:
             self, step: list[int], t: list[float], eid: list[str], sp: list[int],
             kind: list[int], late: list[bool], before: list[float],
             after: list[float]) -> None:
-        """Apply events already in release order (columns), firing timers between."""
-        if self._by_block is not None:
-            self._apply_blocks(step, t, eid, sp, kind, late, before, after)
-            return
-        timers, on_event = self._timers, self._on_event
+        """Apply events already in release order (columns), firing timers between.
+
+        Stretches of events that are not late go to ``by_block``; without one,
+        each is its own stretch (the same applications and clock values)."""
         handlers: Sequence[Callable[[float, str, int], None]] | dict[
             int, Callable[[float, str, int], None]]
         if self._by_kind is not None:
             handlers = self._by_kind
         else:
-            handlers = {k: _bind(on_event, k) for k in set(kind)}
-        pop = heapq.heappop
-        cur = -1
-        lo = 0
-        for s, ti, e, p, k, is_late in zip(step, t, eid, sp, kind, late, strict=True):
-            if s != cur:
-                # trailing timers of the arrivals in between (each at its own clock)
-                limit = before[s]
-                while timers and timers[0][0] <= limit:
-                    due = timers[0][0]
-                    self.clock = after[max(lo, bisect_left(after, due))]
-                    _, _, callback, token = pop(timers)
-                    callback(due, token)
-                cur = lo = s
-                self.clock = before[s] if is_late else after[s]
-            while timers and timers[0][0] < ti:
-                due, _, callback, token = pop(timers)
-                callback(due, token)
-            handlers[k](ti, e, p)
-            if is_late:
-                limit = before[s]
-                while timers and timers[0][0] <= limit:
-                    due, _, callback, token = pop(timers)
-                    callback(due, token)
-        limit = after[-1]
-        while timers and timers[0][0] <= limit:
-            due = timers[0][0]
-            self.clock = after[max(lo, bisect_left(after, due))]
-            _, _, callback, token = pop(timers)
-            callback(due, token)
-        self.clock = limit
-
-    def _apply_blocks(  # noqa: PLR0917 - one column each, private, called once
-            self, step: list[int], t: list[float], eid: list[str], sp: list[int],
-            kind: list[int], late: list[bool], before: list[float],
-            after: list[float]) -> None:
-        """:meth:`_apply_many` with stretches of events handed to ``by_block``:
-        the same applications, timer firings and clock values."""
+            handlers = {k: _bind(self._on_event, k) for k in set(kind)}
+        block = self._by_block
+        if block is None:
+            def block(k: int, step: list[int], t: list[float], eid: list[str],  # noqa: PLR0917
+                      sp: list[int], kind: list[int], late: list[bool], after: list[float],
+                      timers: list[Timer]) -> int:
+                handlers[kind[k]](t[k], eid[k], sp[k])
+                return k + 1
         timers = self._timers
-        assert self._by_kind is not None and self._by_block is not None
-        handlers, block = self._by_kind, self._by_block
-        pop = heapq.heappop
         cur = -1
         lo = 0
         k = 0
@@ -312,17 +278,12 @@ class Sequencer:
         while k < n:
             s, ti, is_late = step[k], t[k], late[k]
             if s != cur:
-                limit = before[s]
-                while timers and timers[0][0] <= limit:
-                    due = timers[0][0]
-                    self.clock = after[max(lo, bisect_left(after, due))]
-                    _, _, callback, token = pop(timers)
-                    callback(due, token)
+                # trailing timers of the arrivals in between (each at its own clock)
+                self._fire_trailing(before[s], after, lo)
                 cur = lo = s
                 self.clock = before[s] if is_late else after[s]
-            while timers and timers[0][0] < ti:
-                due, _, callback, token = pop(timers)
-                callback(due, token)
+            if timers and timers[0][0] < ti:
+                self._fire_before(ti)
             if not is_late:
                 k = block(k, step, t, eid, sp, kind, late, after, timers)
                 s = step[k - 1]
@@ -331,18 +292,20 @@ class Sequencer:
                 self.clock = after[s]
                 continue
             handlers[kind[k]](ti, eid[k], sp[k])
-            limit = before[s]
-            while timers and timers[0][0] <= limit:
-                due, _, callback, token = pop(timers)
-                callback(due, token)
+            self._fire_before(before[s], inclusive=True)   # timers it made overdue
             k += 1
-        limit = after[-1]
+        self._fire_trailing(after[-1], after, lo)
+        self.clock = after[-1]
+
+    def _fire_trailing(self, limit: float, after: list[float], lo: int) -> None:
+        """Fire timers due by ``limit``, each with the clock of the first arrival
+        (from step ``lo``) whose watermark reached it."""
+        timers = self._timers
         while timers and timers[0][0] <= limit:
             due = timers[0][0]
             self.clock = after[max(lo, bisect_left(after, due))]
-            _, _, callback, token = pop(timers)
+            _, _, callback, token = heapq.heappop(timers)
             callback(due, token)
-        self.clock = limit
 
 
 def _bind(on_event: Callable[[float, str, int, int], None],
