@@ -137,6 +137,9 @@ class Engine:
         #: per feeder, incidents sorted by the event time that opened them
         self._incidents: dict[int, list[Incident]] = {}
         self._starts: dict[int, list[float]] = {}
+        #: per feeder, its undecided incidents in the order of ``_incidents`` (a
+        #: restore asks for one; usually there is none, and the answer is quick)
+        self._pending: dict[int, list[Incident]] = {}
         #: per feeder, sorted times at which outages began to come back
         self._restore_times: dict[int, list[float]] = {}
         #: per feeder, restores of meters no outage claimed: (time, meter, event id)
@@ -632,9 +635,16 @@ class Engine:
         return list(self._newest_first(feeder, lo, hi))
 
     def _find_incident(self, feeder: int, t: float) -> Incident | None:
-        """The newest incident of a feeder whose window takes evidence at ``t``."""
+        """The newest incident of a feeder whose window takes evidence at ``t``
+        (the walk of :meth:`_newest_first`, written out: one call per gasp)."""
+        starts = self._starts.get(feeder)
+        if not starts:
+            return None
         gap, hold = self._gap, self._hold
-        for inc in self._newest_first(feeder, t - hold - gap, t + 2 * gap):
+        lst = self._incidents[feeder]
+        a = bisect_left(starts, t - hold - gap)
+        for i in range(bisect_right(starts, t + 2 * gap) - 1, a - 1, -1):
+            inc = lst[i]
             if inc.t_first - gap <= t <= min(inc.t_last + gap, inc.t_first + hold):
                 return inc
         return None
@@ -648,6 +658,11 @@ class Engine:
         starts.insert(at, t)
         lst.insert(at, inc)
         inc.filed_at = t
+        pending = self._pending.setdefault(feeder, [])
+        at = len(pending)   # after every one filed at or before t, as in ``lst``
+        while at and pending[at - 1].filed_at > t:
+            at -= 1
+        pending.insert(at, inc)
         self._seq.schedule(t + self._hold, self._decide, inc)
         return inc
 
@@ -781,10 +796,16 @@ class Engine:
         return i < len(times) and times[i] <= t + self._settle
 
     def _find_pending(self, feeder: int, t: float) -> Incident | None:
-        """An undecided incident whose hold window covers a restore at ``t``."""
+        """An undecided incident whose hold window covers a restore at ``t``:
+        the newest one filed within ``[t - hold - gap, t + 2 gap]`` (the walk of
+        :meth:`_newest_first` over the undecided ones only)."""
+        pending = self._pending.get(feeder)
+        if not pending:
+            return None
         gap, hold = self._gap, self._hold
-        for inc in self._newest_first(feeder, t - hold - gap, t + 2 * gap):
-            if not inc.decided and inc.t_first - gap <= t <= inc.t_first + hold:
+        lo, hi = t - hold - gap, t + 2 * gap
+        for inc in reversed(pending):
+            if lo <= inc.filed_at <= hi and inc.t_first - gap <= t <= inc.t_first + hold:
                 return inc
         return None
 
@@ -821,6 +842,7 @@ class Engine:
         if inc.decided:
             return
         inc.decided = True
+        self._pending[inc.feeder].remove(inc)
         self._resolve(inc, max(due, inc.t_first + self._hold))
         self._seq.schedule(max(due, inc.t_last) + self._retention, self._expire_incident, inc)
 
@@ -896,10 +918,9 @@ class Engine:
             o.confidence = self._confidence(o, ch.margin)
             if o.known_on:
                 o.known_on = {s for s in o.known_on if o.lo <= s < o.hi and book.owner_of(s) is o}
-            for s, (tr, eid) in restored[bisect_left(restored_sps, o.lo):
-                                         bisect_left(restored_sps, o.hi)]:
-                if tr >= o.started_at and book.owner_of(s) is o:
-                    self._mark_on(o, s, tr, eid, check=False)
+            a, b = bisect_left(restored_sps, o.lo), bisect_left(restored_sps, o.hi)
+            if a < b:
+                self._mark_read(o, restored[a:b])
             if is_new:
                 o.predicted_at = now
                 back = self._is_momentary(o)
@@ -929,6 +950,24 @@ class Engine:
             return True
         only = inc.restore_only
         return bool(only) and all(s in only for s in inc.dark if o.lo <= s < o.hi)
+
+    def _mark_read(self, o: Outage, restored: list[tuple[int, tuple[float, str]]]) -> None:
+        """:meth:`_mark_on` (no completion check) of the restores an incident read
+        while pending, for the meters of ``o`` it owns: one loop, not a call each."""
+        slot, own = o.slot, self._book.owner_slots
+        known, on_events, started = o.known_on, o.on_events, o.started_at
+        last_on, first_on = o.last_on_at, o.restored_at
+        for s, (tr, eid) in restored:
+            if tr >= started and own[s] == slot and s not in known:
+                known.add(s)
+                on_events.add(tr, s, eid)
+                last_on = max(last_on, tr)
+                if first_on is None:
+                    insort(self._restore_times.setdefault(o.feeder, []), tr)
+                    first_on = tr
+                elif tr < first_on:
+                    first_on = tr
+        o.last_on_at, o.restored_at = last_on, first_on
 
     # ========================================================== restoration
     def _mark_on(self, o: Outage, sp: int, t: float, eid: str, *, check: bool = True) -> None:

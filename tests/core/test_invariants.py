@@ -62,6 +62,10 @@ def _check_state(engine: Engine) -> None:
     book = engine._book   # an internal index, checked against its source
     for sp in range(engine.topology.n_service_points):
         assert book.owner_of(sp) is book.owner_walk(sp), f"owner of service point {sp}"
+    # the per-feeder lists of undecided incidents follow the filed lists
+    for feeder, filed in engine._incidents.items():
+        undecided = [inc for inc in filed if not inc.decided]
+        assert engine._pending.get(feeder, []) == undecided, f"pending of feeder {feeder}"
     active = engine.outages("active")
     owned: dict[str, str] = {}
     for o in active:
