@@ -262,6 +262,11 @@ class Scorer:
         self.log_prior: list[float] = eff.tolist()
         self._log_prior_np = eff
         self._ami: list[int] = ami_np.tolist()
+        # per node in pre-order, how many nodes before it could be declared nested
+        # (candidate kinds with at least min_nested_meters AMI meters): the size of
+        # the family :meth:`nested` tests below a device is a difference of two
+        testable = tree.candidate_np & (ami_np >= self.tuning.min_nested_meters)
+        self._testable_cum: list[int] = [0, *np.cumsum(testable, dtype=np.int64).tolist()]
         # lgamma(i + a), lgamma(i + b) by integer i, grown on demand
         self._lg: dict[float, list[float]] = {}
         self._lg_np: dict[float, NDArray[np.float64]] = {}
@@ -586,7 +591,7 @@ class Scorer:
             for c in children.get(v, ()):
                 k += count[c]
             count[v] = k
-        lost, threshold = self._nested_bounds(restore_rate, len(seen))
+        lost, threshold = self._nested_bounds(restore_rate, self._family(top, len(seen)))
         least = self.tuning.min_nested_meters
         found: list[Choice] = []
         covered: set[int] = set()
@@ -606,11 +611,24 @@ class Scorer:
         stragglers = sorted(sp for sp in dark if sp not in covered)
         return found, stragglers
 
+    def _family(self, top: int, touched: int) -> int:
+        """How many devices below ``top`` the split tests: every candidate one
+        with enough AMI meters to be declared nested, whether or not any of its
+        meters is still dark (on a layout that is not pre-order, the ``touched``
+        nodes above the dark meters, a smaller family)."""
+        if not self.tree.preorder:
+            return touched
+        cum = self._testable_cum
+        return cum[self.tree.end[top]] - cum[top + 1]
+
     def _nested_bounds(self, restore_rate: float, tests: int) -> tuple[float, float]:
         r = min(max(restore_rate, 0.3), 0.995)
         lost = math.log(1.0 - r)
         # many subtrees are tested at once: the chance that one of them lost every
-        # restore by bad luck grows with their number (a Bonferroni bound)
+        # restore by bad luck grows with their number (a Bonferroni bound over all
+        # of them: counting only those with a dark meter would pick the family
+        # after seeing the data, and under a wide momentary find a transformer
+        # whose two or three restores were lost about once in a hundred)
         alpha = self.tuning.nested_prior
         return lost, math.log(alpha / max(1, tests))
 
@@ -623,7 +641,7 @@ class Scorer:
         nodes = tree.sp_node_np[d]
         heads = np.concatenate((np.zeros(1, dtype=np.int64), np.flatnonzero(np.diff(nodes)) + 1))
         seen = _ancestors_below(nodes[heads].tolist(), tree.parent, top)
-        lost, threshold = self._nested_bounds(restore_rate, len(seen))
+        lost, threshold = self._nested_bounds(restore_rate, self._family(top, len(seen)))
         least = self.tuning.min_nested_meters
         found: list[Choice] = []
         spans: list[tuple[int, int]] = []

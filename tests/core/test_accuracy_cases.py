@@ -3,7 +3,9 @@
 - small transformer outages told by one last gasp, and a single service drop
   inside a transformer (placement, and re-placement once the restores show
   which meters were really out);
-- meters of a momentary whose restore was lost (never a dispatched outage);
+- meters of a momentary whose restore was lost (never a dispatched outage),
+  nor meters whose restore went to a nested outage that has closed since;
+- the nested split's family of tests: every device it could have named;
 - nested outages inside nested outages.
 """
 
@@ -104,7 +106,43 @@ def test_momentary_straggler_restored_hours_later_is_no_nested_outage() -> None:
     assert engine.outages()[0]["meters_unverified"] == 0
 
 
+def test_restores_credited_to_a_closed_nested_outage_still_count_for_the_next_momentary() -> None:
+    # a first momentary leaves XF-3 silent (all three restores lost): a nested
+    # outage there, still open when the recloser blinks again an hour later.
+    # XF-3's restores after the second blink close that nested outage; they
+    # show XF-3 came back from the second blink too, so it is no new nested one
+    everyone = _momentary(Stream(), "")
+    xf3 = meters("XF-3", 3)
+    s = Stream()
+    s.gasps(everyone[::2], 0.0)
+    s.restores([m for m in everyone if m not in xf3], 8.0)
+    s.gasps(everyone[1::2], HOUR)
+    s.restores(everyone, HOUR + 8.0)
+    s.add("M-XF-HEAD-0", "last_gasp", 2 * HOUR)   # event time moves past the settles
+    engine = run(dense_lateral(), s)
+    rows = sorted((str(o["device_id"]), str(o["status"]), o["started_at"])
+                  for o in engine.outages())
+    assert [r for r in rows if r[0] == "XF-3"] == [("XF-3", "restored", stamp(0.0))]
+    assert [r[1] for r in rows if r[0] == "RCL-4"] == ["momentary", "momentary"]
+
+
 # ----------------------------------------------------------------------- nesting
+def test_nested_split_weighs_every_device_it_could_have_named() -> None:
+    # a Bonferroni bound over the devices below the restored one, however few
+    # meters are dark: under the recloser nineteen devices could have lost every
+    # restore by chance, so two silent meters of XF-2 are stragglers there; below
+    # FUSE-D only three could, and the same silence names XF-2
+    topo = dense_lateral()
+    scorer = Engine(topo)._scorer
+    dark = [topo.sp_index(f"SP-XF-2-{i}") for i in range(2)]
+    found, stragglers = scorer.nested(topo.node_index("RCL-4"), dark,
+                                      excluded=lambda v: 0, restore_rate=0.9)
+    assert found == [] and stragglers == sorted(dark)
+    found, stragglers = scorer.nested(topo.node_index("FUSE-D"), dark,
+                                      excluded=lambda v: 0, restore_rate=0.9)
+    assert [topo.node_id(c.node) for c in found] == ["XF-2"] and stragglers == []
+
+
 def test_nested_outage_inside_a_nested_outage() -> None:
     # fuse A out; when it comes back (many restores lost) transformer A1's meters
     # stay dark, but not enough to tell them from lost restores; an hour later five

@@ -170,7 +170,17 @@ def ref_nested(scorer: Scorer, top: int, dark: Sequence[int], excluded: Callable
         count[v] = k
     r = min(max(restore_rate, 0.3), 0.995)
     lost = math.log(1.0 - r)
-    threshold = math.log(scorer.tuning.nested_prior / max(1, len(seen)))
+    # the family: every candidate device strictly below ``top`` with enough AMI
+    # meters to be named, found by walking each node's ancestors
+    least = scorer.tuning.min_nested_meters
+    family = 0
+    for v in range(len(parent)):
+        u = parent[v]
+        while u >= 0 and u != top:
+            u = parent[u]
+        if u == top and tree.candidate[v] and tree.ami(v) >= least:
+            family += 1
+    threshold = math.log(scorer.tuning.nested_prior / max(1, family))
     found: list[Choice] = []
     covered: set[int] = set()
     stack = sorted(children.get(top, ()), reverse=True)
