@@ -1023,12 +1023,15 @@ class Engine:
         skip = sorted((x.lo, x.hi) for x in book.nested_open(o))
         known, is_ami = o.known_on, tree.sp_is_ami
         dark = self._still_dark(o, skip)
-        if dark:
-            # a meter whose latest word is a restore since this outage began has
-            # power, whichever outage that restore was credited to (one nested
-            # below it that has since closed, say): never a nested outage here
-            last_t, is_dark, start = self._last_t, self._is_dark, o.started_at
-            dark = [m for m in dark if is_dark[m] or last_t[m] < start]
+        if dark and o.restored_at is not None:
+            # a meter whose latest word is a restore that came with this outage's
+            # restoration or after it has power, whichever outage that restore was
+            # credited to (one nested below that has closed since, say): never a
+            # nested outage here. An older restore proves nothing: the outage may
+            # have taken it dark again after it (two openings read as one)
+            last_t, is_dark = self._last_t, self._is_dark
+            since = max(o.started_at, o.restored_at - self.tuning.restore_window_s)
+            dark = [m for m in dark if is_dark[m] or last_t[m] < since]
         rate = len(known) / max(o.ami_affected, 1)
         found, stragglers = self._scorer.nested(o.node, dark, excluded=book.excluded_ami,
                                                 restore_rate=rate)
