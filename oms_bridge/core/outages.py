@@ -246,6 +246,11 @@ _SHORT = 32
 
 #: shared by compacted outages (never written: see :meth:`Outage.compact`)
 _NO_METERS: set[int] = set()
+#: contract names by device kind code and by status (an enum's ``.value`` is a
+#: descriptor call; these are read for every changed outage of every drain)
+_KIND_NAMES: tuple[str, ...] = tuple(k.value for k in DeviceKind)
+_SP_NAME = DeviceKind.SERVICE_POINT.value
+_STATUS_NAMES: dict[OutageStatus, str] = {s: s.value for s in OutageStatus}
 _NO_EVENTS = Timeline()
 
 
@@ -633,8 +638,8 @@ class OutageBook:
 
     def device_type(self, o: Outage) -> str:
         if o.node >= 0:
-            return DeviceKind.from_code(self.tree.kind[o.node]).value
-        return DeviceKind.SERVICE_POINT.value
+            return _KIND_NAMES[self.tree.kind[o.node]]
+        return _SP_NAME
 
     def meter_id(self, sp: int) -> str:
         return self.tree.topology.meter_id(sp) or self.tree.topology.sp_id(sp)
@@ -645,7 +650,7 @@ class OutageBook:
             "device_id": self.device_id(o),
             "device_type": self.device_type(o),
             "feeder_id": self._feeder_ids[o.feeder],
-            "status": o.status.value,
+            "status": _STATUS_NAMES[o.status],
             "started_at": format_time(o.started_at),
             "restored_at": format_time(o.restored_at),
             "confirmed_at": format_time(o.confirmed_at),
