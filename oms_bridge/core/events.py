@@ -117,6 +117,12 @@ def format_time(epoch_s: float | None) -> str | None:
     """Contract form of an event time: ``2026-11-26T07:00:03.120Z`` (ms, UTC)."""
     if epoch_s is None or not math.isfinite(epoch_s):
         return None
+    return _format_finite(epoch_s)
+
+
+@functools.lru_cache(maxsize=8192)
+def _format_finite(epoch_s: float) -> str:
+    """(An outage's few times are written again at every change it sees.)"""
     ms = round(epoch_s * 1000.0)
     seconds, milli = divmod(ms, 1000)
     day, second = divmod(seconds, 86_400)
