@@ -47,33 +47,30 @@ __all__ = [
 #: engine code of each event kind (0: last gasp, 1: power restored)
 KIND_CODE: dict[EventKind, int] = {EventKind.LAST_GASP: 0, EventKind.POWER_RESTORED: 1}
 
+_FIELDS = ("event_id", "meter_id", "type", "occurred_at")
 _STAMP_CHARS = 24  # 2026-11-26T07:00:03.120Z
-_DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22])
-_SEPARATORS = {4: ord("-"), 7: ord("-"), 10: ord("T"), 13: ord(":"), 16: ord(":"),
-               19: ord("."), 23: ord("Z")}
 _MS_PER_DAY = 86_400_000
-_SEP_COLS = np.array(list(_SEPARATORS))
-_SEP_CHARS = np.array(list(_SEPARATORS.values()), dtype=np.uint8)
-
-
-def _field_weights() -> NDArray[np.float64]:
-    """Digits (columns of ``_DIGITS``) -> year, month, day, hour, minute, second, ms."""
-    w = np.zeros((len(_DIGITS), 7), dtype=np.float64)
-    spans = [(1000, 100, 10, 1), (10, 1), (10, 1), (10, 1), (10, 1), (10, 1), (100, 10, 1)]
-    first = 0
-    for field, weights in enumerate(spans):
-        w[first:first + len(weights), field] = weights
-        first += len(weights)
-    return w
-
-
-_FIELD_WEIGHTS = _field_weights()
+# per character of a canonical stamp: the lowest byte and the span above it
+# ("0".."9" where a digit goes, the separator itself elsewhere)
+_STAMP_LOW = np.frombuffer(b"0000-00-00T00:00:00.000Z", dtype=np.uint8)
+_STAMP_SPAN = np.frombuffer(b"9999-99-99T99:99:99.999Z", dtype=np.uint8) - _STAMP_LOW
+_TILED = 4096   # stamps the tiled copies below cover
+_STAMP_LOWS = np.tile(_STAMP_LOW, _TILED)
+_STAMP_SPANS = np.tile(_STAMP_SPAN, _TILED)
+# the two-digit numbers: year (two halves), month, day, hour, minute, second,
+# the first two digits of the milliseconds (their tens digit, then ones digit)
+_TENS = np.array([0, 2, 5, 8, 11, 14, 17, 20])
+_ONES = _TENS + 1
+# lowest and highest month, day (before the month's own length), hour, minute, second
+_FIELD_LO = np.array([1, 1, 0, 0, 0], dtype=np.int16)[:, None]
+_FIELD_HI = np.array([12, 31, 23, 59, 59], dtype=np.int16)[:, None]
 # per month of the accepted years, from (year - MIN_YEAR) * 12 + month - 1: days
 # from the epoch to its first day, and its length (numpy's proleptic Gregorian)
 _MONTHS = np.arange(np.datetime64(f"{MIN_YEAR}-01", "M"), np.datetime64(f"{MAX_YEAR + 1}-02", "M"))
 _MONTH_FIRST = _MONTHS.astype("datetime64[D]").astype(np.int64)
 _MONTH_DAYS = np.diff(_MONTH_FIRST)
-_MONTH_FIRST = _MONTH_FIRST[:-1]
+# milliseconds from the epoch to the day before the month's first
+_MONTH_MS = (_MONTH_FIRST[:-1] - 1) * _MS_PER_DAY
 
 
 @dataclass(slots=True)
@@ -87,12 +84,14 @@ class Columns:
     invalid: int
 
 
-def canonical_stamps(stamps: Sequence[str]) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
+def canonical_stamps(stamps: Sequence[str], *,
+                     sized: bool = False) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
     """Epoch seconds of canonical ``YYYY-MM-DDTHH:MM:SS.fffZ`` strings.
 
     Returns ``(ok, seconds)``: ``ok`` false where the string is not in that
     exact shape with a valid date and time in the accepted years (the caller
     parses those one by one); ``seconds`` is meaningful only where ``ok``.
+    ``sized``: the caller knows every string has the 24 characters.
     """
     n = len(stamps)
     ok = np.zeros(n, dtype=np.bool_)
@@ -100,7 +99,7 @@ def canonical_stamps(stamps: Sequence[str]) -> tuple[NDArray[np.bool_], NDArray[
     if n == 0:
         return ok, out
     shaped: NDArray[np.bool_] | None = None   # None: all of them
-    if set(map(len, stamps)) == {_STAMP_CHARS}:
+    if sized or set(map(len, stamps)) == {_STAMP_CHARS}:
         joined = "".join(stamps)
     else:
         shaped = np.fromiter(map(len, stamps), dtype=np.int64, count=n) == _STAMP_CHARS
@@ -108,21 +107,8 @@ def canonical_stamps(stamps: Sequence[str]) -> tuple[NDArray[np.bool_], NDArray[
             return ok, out
         joined = "".join(compress(stamps, shaped.tolist()))
     # non-ASCII characters become "?" (one byte each), which fails the checks below
-    raw = np.frombuffer(joined.encode("ascii", "replace"), dtype=np.uint8)
-    grid = raw.reshape(-1, _STAMP_CHARS)
-    digits = grid[:, _DIGITS] - np.uint8(48)   # wraps around below "0": > 9 as well
-    good: NDArray[np.bool_] = np.asarray((digits <= 9).all(axis=1))
-    good &= (grid[:, _SEP_COLS] == _SEP_CHARS).all(axis=1)
-    # the seven numbers at once, exact (small integers in float64); rows of
-    # non-digits give garbage, masked by ``good``
-    fields = (digits.astype(np.float64) @ _FIELD_WEIGHTS).T.astype(np.int64)
-    year, month, day, hour, minute, second, milli = fields
-    good &= (year >= MIN_YEAR) & (year <= MAX_YEAR) & (month >= 1) & (month <= 12)
-    ym = np.where(good, (year - MIN_YEAR) * 12 + month - 1, 0)
-    good &= (day >= 1) & (day <= _MONTH_DAYS[ym]) & (hour <= 23) & (minute <= 59) & (second <= 59)
-    days = _MONTH_FIRST[ym] + day - 1
-    ms = days * _MS_PER_DAY + ((hour * 60 + minute) * 60 + second) * 1000 + milli
-    seconds = ms.astype(np.float64) / 1000.0
+    good, seconds = _stamp_seconds(np.frombuffer(joined.encode("ascii", "replace"),
+                                                 dtype=np.uint8))
     if shaped is None:
         return good, seconds
     ok[shaped] = good
@@ -130,11 +116,46 @@ def canonical_stamps(stamps: Sequence[str]) -> tuple[NDArray[np.bool_], NDArray[
     return ok, out
 
 
-def _good_ids(ids: list[object], strings: bool = False) -> NDArray[np.bool_]:
+def _stamp_seconds(raw: NDArray[np.uint8]) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
+    """``canonical_stamps`` of stamps of the right length, their bytes end to end.
+
+    Numbers are exact small integers throughout (int16 for the two-digit
+    fields, int32 for the time of day, int64 for milliseconds since the
+    epoch). Rows of wrong characters give garbage, masked by ``good``;
+    everything runs along the stamps (arrays of one value per stamp), which
+    numpy does much faster than along the 24 characters of each.
+    """
+    n = raw.shape[0] // _STAMP_CHARS
+    if n <= _TILED:
+        low, span = _STAMP_LOWS[:raw.shape[0]], _STAMP_SPANS[:raw.shape[0]]
+    else:
+        low, span = np.tile(_STAMP_LOW, n), np.tile(_STAMP_SPAN, n)
+    good = np.ones(n, dtype=np.bool_)
+    wrong = (raw - low) > span   # wraps around below the lowest: above the span too
+    if wrong.any():
+        good[np.flatnonzero(wrong) // _STAMP_CHARS] = False
+    # (character, stamp): one row per position
+    digit = raw.reshape(n, _STAMP_CHARS).T.astype(np.int16) - np.int16(48)
+    pairs = digit[_TENS] * np.int16(10) + digit[_ONES]
+    year = pairs[0] * np.int16(100) + pairs[1]
+    good &= (year >= MIN_YEAR) & (year <= MAX_YEAR)
+    good &= ((pairs[2:7] >= _FIELD_LO) & (pairs[2:7] <= _FIELD_HI)).all(axis=0)
+    ym = np.where(good, (year - MIN_YEAR) * 12 + pairs[2] - 1, 0)
+    day = pairs[3]
+    good &= day <= _MONTH_DAYS[ym]
+    hms = pairs[4:8].astype(np.int32)
+    ms_of_day = ((hms[0] * 60 + hms[1]) * 60 + hms[2]) * 1000 + hms[3] * 10 + digit[22]
+    ms = _MONTH_MS[ym] + day.astype(np.int64) * _MS_PER_DAY + ms_of_day
+    return good, ms.astype(np.float64) / 1000.0
+
+
+def _good_ids(ids: list[object], strings: bool = False,
+              sized: bool = False) -> NDArray[np.bool_]:
     """Rows whose id is certainly valid (see ``events._ident``); others: slow path.
 
     ``strings``: the caller knows every id is a ``str`` (decoded as one), which
-    spares a pass over the types.
+    spares a pass over the types; ``sized``: and of 1 to ``MAX_ID_CHARS``
+    characters, which spares one over the lengths.
     """
     n = len(ids)
     if n == 0:
@@ -145,7 +166,7 @@ def _good_ids(ids: list[object], strings: bool = False) -> NDArray[np.bool_]:
     else:
         ok = np.fromiter((type(x) is str for x in ids), dtype=np.bool_, count=n)
         strs = [x if isinstance(x, str) else "" for x in ids]
-    sizes = set(map(len, strs))
+    sizes = {1} if sized else set(map(len, strs))
     if min(sizes) < 1 or max(sizes) > MAX_ID_CHARS:
         lens = np.fromiter(map(len, strs), dtype=np.int64, count=n)
         ok &= (lens >= 1) & (lens <= MAX_ID_CHARS)
@@ -185,18 +206,24 @@ def normalise(items: Sequence[object], codes: EventCodes,
 
 def columns_of(eids: list[object], mids: list[object], types: list[object],
                stamps: list[object], *, invalid: int, codes: EventCodes,
-               table: dict[str, int] | None = None, strings: bool = False) -> Columns:
+               table: dict[str, int] | None = None, strings: bool = False,
+               sized: bool = False,
+               odd: dict[int, tuple[object, object, object, object]] | None = None) -> Columns:
     """Validate events given as their four fields (``None`` where absent), in bulk.
 
     One row per object, in arrival order; ``invalid`` rows were refused
     before (not objects) and are only counted. :func:`parse_event` of an
     object depends on nothing but these four values, so a row outside the
     fast path is judged by it on a dict of them: the same verdict and values
-    as on the object itself. ``strings``: every value is known to be a ``str``.
-    The lists are reused for the result.
+    as on the object itself. ``strings``: every value is known to be a ``str``;
+    ``sized``: and each id of 1 to ``MAX_ID_CHARS`` characters, each stamp of 24.
+    ``odd``: rows whose four values are these instead of what the lists hold
+    (placeholders): always judged by ``parse_event``. The lists are reused for
+    the result.
     """
     n = len(eids)
-    ok = _good_ids(eids, strings) & _good_ids(mids, strings)
+    sized = sized and strings
+    ok = _good_ids(eids, strings, sized) & _good_ids(mids, strings, sized)
     exact = kind_table(codes) if table is None else table
     lookup = exact.get
     try:  # -1 where not an exact code (or not a string): slow path for those rows
@@ -207,18 +234,22 @@ def columns_of(eids: list[object], mids: list[object], types: list[object],
                          dtype=np.int8).reshape(n)
     ok &= kinds >= 0
     if strings or set(map(type, stamps)) == {str}:
-        s_ok, seconds = canonical_stamps(stamps)  # type: ignore[arg-type]  # all str
+        s_ok, seconds = canonical_stamps(stamps, sized=sized)  # type: ignore[arg-type]
     else:
         is_str = [type(x) is str for x in stamps]
         s_ok, seconds = canonical_stamps([x if s else "" for x, s in  # type: ignore[misc]
                                           zip(stamps, is_str, strict=True)])
     ok &= s_ok
+    if odd:
+        ok[list(odd)] = False
     if ok.all():
         return Columns(eids, mids, kinds, seconds, invalid)  # type: ignore[arg-type]
     # rows outside the fast path: parse_event decides, with its exact rules
     for i in np.flatnonzero(~ok).tolist():
-        row = {"event_id": eids[i], "meter_id": mids[i], "type": types[i],
-               "occurred_at": stamps[i]}
+        values = odd.get(i) if odd else None
+        if values is None:
+            values = (eids[i], mids[i], types[i], stamps[i])
+        row = dict(zip(_FIELDS, values, strict=True))
         try:
             event = parse_event(row, codes)
         except EventError:

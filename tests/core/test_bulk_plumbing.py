@@ -1,0 +1,81 @@
+"""The ingest plumbing's fast paths against their plain references.
+
+Stamps read in bulk vs the parser, decoding with other event codes, duplicate
+verdicts per chunk vs one id at a time, and the meter table's uniqueness.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from oms_bridge.core.bulk import canonical_stamps, kind_table, normalise
+from oms_bridge.core.decode import decode_columns
+from oms_bridge.core.events import EventCodes, parse_timestamp
+from oms_bridge.settings import EngineSettings
+
+_SHAPE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", re.ASCII)
+
+
+@st.composite
+def _stamp(draw: st.DrawFn) -> str:
+    """24 characters, mostly a canonical stamp with a few characters changed."""
+    y, mo, d = draw(st.integers(1985, 2105)), draw(st.integers(0, 13)), draw(st.integers(0, 32))
+    h, mi, s = draw(st.integers(0, 25)), draw(st.integers(0, 61)), draw(st.integers(0, 61))
+    ms = draw(st.integers(0, 999))
+    text = list(f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}.{ms:03d}Z")
+    for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2]))):
+        text[draw(st.integers(0, 23))] = draw(st.sampled_from("0123456789-T:.Z x/\x00٣é"))
+    return "".join(text)
+
+
+def _accepts(text: str) -> float | None:
+    try:
+        return parse_timestamp(text)
+    except ValueError:
+        return None
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_stamp(), max_size=60))
+def test_stamps_agree_with_the_parser(stamps: list[str]) -> None:
+    ok, seconds = canonical_stamps(stamps, sized=True)
+    ok2, seconds2 = canonical_stamps(stamps)
+    assert ok.tolist() == ok2.tolist()
+    assert seconds[ok].tobytes() == seconds2[ok2].tobytes()
+    for text, fast, value in zip(stamps, ok.tolist(), seconds.tolist(), strict=True):
+        want = _accepts(text)
+        if fast:
+            assert want == value, text
+        elif _SHAPE.fullmatch(text):   # the canonical shape: refused only if invalid
+            assert want is None, text
+
+
+def test_stamps_beyond_the_tiled_templates() -> None:
+    rng = np.random.default_rng(3)
+    base = 1_700_000_000_000 + rng.integers(0, 10**11, size=9000)
+    stamps = [np.datetime_as_string(np.datetime64(int(t), "ms")) + "Z" for t in base]
+    stamps[4500] = "2026-11-26T07:00:03.12xZ"
+    ok, seconds = canonical_stamps(stamps, sized=True)
+    assert ok.sum() == len(stamps) - 1 and not ok[4500]
+    assert (seconds[ok] == base[ok] / 1000.0).all()
+
+
+def test_decode_with_other_codes() -> None:
+    codes = EventCodes.from_settings(EngineSettings(last_gasp_codes=("LG", "x.y"),
+                                                    restore_codes=("PR",)))
+    table = kind_table(codes)
+    stamp = "2026-11-26T07:00:03.120Z"
+    lines = [orjson.dumps({"event_id": f"E{i}", "meter_id": "M1", "type": t,
+                           "occurred_at": stamp})
+             for i, t in enumerate(["LG", "PR", "lg", " PR", "last_gasp", "x.y", "x.z", ""])]
+    cols = decode_columns(lines, codes, table)
+    want = normalise([orjson.loads(x) for x in lines], codes, table)
+    assert cols.event_ids == want.event_ids == ["E0", "E1", "E2", "E3", "E4", "E5"]
+    assert cols.kinds.tolist() == want.kinds.tolist() == [0, 1, 0, 1, 0, 0]
+    assert cols.invalid == want.invalid == 2
+    assert decode_columns(lines, codes).kinds.tolist() == cols.kinds.tolist()
