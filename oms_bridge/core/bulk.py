@@ -294,107 +294,147 @@ def _one_by_one(items: Sequence[object], codes: EventCodes) -> Columns:
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _SHIFT = np.uint64(29)
+_SEED = 0x243F6A8885A308D3
 
 
-def _row_hashes(codes: NDArray[np.uint32]) -> NDArray[np.uint64]:
-    """A hash of each row of code points that ignores zero padding (ids hold no NUL)."""
-    h = np.full(codes.shape[0], 0x243F6A8885A308D3, dtype=np.uint64)
-    for j in range(codes.shape[1]):
-        c = codes[:, j].astype(np.uint64)
-        mixed = (h ^ c) * _MIX
-        mixed ^= mixed >> _SHIFT
-        h = np.where(c != 0, mixed, h)
+def _row_hashes(words: NDArray[np.uint64]) -> NDArray[np.uint64]:
+    """A hash of each row of 8-byte words (an id's bytes, zero padded)."""
+    h = np.full(words.shape[0], _SEED, dtype=np.uint64)
+    for j in range(words.shape[1]):
+        h ^= words[:, j]
+        h *= _MIX
+        h ^= h >> _SHIFT
     return h
-
-
-def _codepoints(ids: Sequence[str] | NDArray[np.str_]) -> NDArray[np.uint32]:
-    arr = np.asarray(ids, dtype=np.str_)
-    width = arr.dtype.itemsize // 4
-    if arr.size == 0 or width == 0:
-        return np.zeros((arr.size, max(width, 1)), dtype=np.uint32)
-    return np.ascontiguousarray(arr).view(np.uint32).reshape(arr.size, width)
 
 
 class MeterTable:
     """Exact meter id -> service point look-up for a whole chunk at once.
 
-    Open addressing in numpy arrays over the code points of the ids: a probe
-    compares the whole id, so the answer is exactly that of a dict; unlike a
-    dict of a million strings it costs no chain of dependent cache misses per
-    id (the chunk's probes run side by side).
+    The UTF-8 bytes of the ids, zero padded to whole 8-byte words, sorted by a
+    64-bit hash of them; the leading bits of the hash pick a bucket (a run of
+    that order, about half an id on average). A query compares the whole id
+    with each entry of its bucket in turn, so the answer is exactly that of a
+    dict (the keys hold no trailing NUL, numpy's fixed width bytes cannot;
+    a query ending in one matches nothing). Unlike a dict of a million strings
+    it costs no chain of dependent cache misses per id: a chunk's queries run
+    side by side, one step of every walk at a time.
     """
 
-    __slots__ = ("_bits", "_codes", "_sp", "_table")
+    __slots__ = ("_columns", "_n", "_shift", "_sp", "_start", "_unique", "_width")
 
     def __init__(self, keys: NDArray[np.bytes_], sps: NDArray[np.integer]) -> None:
         raw = np.ascontiguousarray(keys)
+        n = raw.size
         width = raw.dtype.itemsize
-        if raw.size and width and int(raw.view(np.uint8).max()) < 128:
-            # ASCII: the UTF-8 bytes are the code points
-            codes = raw.view(np.uint8).reshape(raw.size, width).astype(np.uint32)
-        else:
-            codes = _codepoints([bytes(k).decode("utf-8") for k in raw.tolist()])
-        self._codes = np.ascontiguousarray(codes)
-        self._sp = np.asarray(sps, dtype=np.int64)
-        n = codes.shape[0]
-        self._bits = max(4, (2 * n).bit_length())
-        self._table = np.full(1 << self._bits, -1, dtype=np.int64)
-        hashes = _row_hashes(codes)
-        pending = np.arange(n, dtype=np.int64)
-        pos = self._slot(hashes)
-        table, mask = self._table, (1 << self._bits) - 1
-        while pending.size:
-            free = table[pos] < 0
-            slots, first = np.unique(pos[free], return_index=True)
-            table[slots] = pending[free][first]
-            placed = np.zeros(pending.size, dtype=np.bool_)
-            placed[np.flatnonzero(free)[first]] = True
-            pending, pos = pending[~placed], (pos[~placed] + 1) & mask
-
-    def _slot(self, hashes: NDArray[np.uint64]) -> NDArray[np.int64]:
-        return ((hashes * _MIX) >> np.uint64(64 - self._bits)).astype(np.int64)
+        if n and width and int(raw.view(np.uint8).max()) >= 128:
+            for k in raw.tolist():   # what the dict of decoded ids would refuse
+                k.decode("utf-8")
+        k_words = max(1, -(-width // 8))
+        rows = np.zeros((n, 8 * k_words), dtype=np.uint8)
+        if n and width:
+            rows[:, :width] = raw.view(np.uint8).reshape(n, width)
+        words = rows.view(np.uint64)
+        hashes = _row_hashes(words)
+        order = np.argsort(hashes)
+        hashes = hashes[order]
+        self._n = n
+        self._width = k_words
+        self._sp = np.asarray(sps, dtype=np.int64)[order]
+        # word j of every id, as its own array (gathers of 1-D arrays are fast),
+        # and one entry of padding (what an empty last bucket points at)
+        self._columns = [np.append(words[order, j], np.uint64(0)) for j in range(k_words)]
+        bits = n.bit_length() + 1
+        self._shift = np.uint64(64 - bits)
+        # bucket b holds entries _start[b] to _start[b + 1] - 1
+        self._start = np.zeros((1 << bits) + 1, dtype=np.int64)
+        np.cumsum(np.bincount((hashes >> self._shift).astype(np.int64), minlength=1 << bits),
+                  out=self._start[1:])
+        # distinct ids: sorted (as a compiled topology's are), or of distinct
+        # hashes, or else each one finds itself
+        self._unique = (n < 2 or bool((raw[1:] > raw[:-1]).all())
+                        or bool((hashes[1:] != hashes[:-1]).all())
+                        or bool((self._find(words[order], None) == np.arange(n)).all()))
 
     @property
     def unique(self) -> bool:
         """False when the topology lists a meter id twice (then use a dict)."""
-        n = self._codes.shape[0]
-        return n == 0 or bool((self.lookup_codes(self._codes) == np.arange(n)).all())
+        return self._unique
 
     def lookup(self, ids: Sequence[str]) -> NDArray[np.int64]:
         """Service point of each meter id, -1 where the topology has no such meter."""
         n = len(ids)
-        if n == 0 or self._codes.shape[0] == 0:
+        if n == 0 or self._n == 0:
             return np.full(n, -1, dtype=np.int64)
-        found = self.lookup_codes(_codepoints(ids))
+        query, fits = self._query(ids)
+        if query is None:
+            return np.full(n, -1, dtype=np.int64)
+        found = self._find(query, fits)
         return np.where(found >= 0, self._sp[np.maximum(found, 0)], -1)
 
-    def lookup_codes(self, query: NDArray[np.uint32]) -> NDArray[np.int64]:
-        """Row of each query (code points, zero padded) in the key table (-1: absent)."""
-        keys = self._codes
-        width = keys.shape[1]
-        n = query.shape[0]
-        out = np.full(n, -1, dtype=np.int64)
-        if query.shape[1] > width:
-            fits = ~query[:, width:].any(axis=1)
-            query = query[:, :width]
-        else:
-            fits = np.ones(n, dtype=np.bool_)
-            if query.shape[1] < width:
-                query = np.pad(query, ((0, 0), (0, width - query.shape[1])))
-        # whole rows as one opaque item: gathers and compares are 1-D
-        row = np.dtype((np.void, 4 * width))
-        key_rows = keys.view(row).reshape(-1)
-        text = np.dtype(f"<U{width}")
-        query_text = np.ascontiguousarray(query).view(text).reshape(-1)
-        active = np.flatnonzero(fits)
-        pos = self._slot(_row_hashes(query[active]))
-        table, mask = self._table, (1 << self._bits) - 1
-        while active.size:
-            cand = table[pos]
-            live = cand >= 0
-            active, pos, cand = active[live], pos[live], cand[live]
-            hit = key_rows[cand].view(text) == query_text[active]
-            out[active[hit]] = cand[hit]
-            miss = ~hit
-            active, pos = active[miss], (pos[miss] + 1) & mask
+    def _query(self, ids: Sequence[str]) -> tuple[NDArray[np.uint64] | None,
+                                                   NDArray[np.bool_] | None]:
+        """The ids as rows of words like the keys' (``None``: none can match), and
+        which of them may match at all (``None``: all)."""
+        n = len(ids)
+        size = 8 * self._width
+        chars = len(ids[0])
+        if chars < size:
+            # the usual chunk: ASCII ids of one length. Joined by NULs, they are
+            # of one length if the text has the right length, holds n - 1 NULs
+            # and one after every ``chars`` characters (those are the n - 1).
+            joined = "\x00".join(ids)
+            if (len(joined) == n * (chars + 1) - 1 and joined.isascii()
+                    and joined.count("\x00") == n - 1):
+                grid = np.frombuffer((joined + "\x00").encode("ascii"),
+                                     dtype=np.uint8).reshape(n, chars + 1)
+                if not grid[:, chars].any():
+                    if chars + 1 == size:
+                        return grid.view(np.uint64), None
+                    rows = np.zeros((n, size), dtype=np.uint8)
+                    rows[:, :chars + 1] = grid   # the NUL column is padding
+                    return rows.view(np.uint64), None
+        # anything else, one id at a time (lone surrogates never match a key)
+        fits: NDArray[np.bool_] | None = None
+        if any("\x00" in x for x in ids):   # a trailing NUL would vanish in the padding
+            fits = ~np.fromiter((x.endswith("\x00") for x in ids), dtype=np.bool_, count=n)
+        raw = np.array([x.encode("utf-8", "surrogatepass") for x in ids], dtype=np.bytes_)
+        width = raw.dtype.itemsize
+        data = raw.view(np.uint8).reshape(n, width)
+        if width > size:
+            short = ~np.asarray(data[:, size:].any(axis=1), dtype=np.bool_)
+            fits = short if fits is None else fits & short
+            data = data[:, :size]
+        rows = np.zeros((n, size), dtype=np.uint8)
+        rows[:, :data.shape[1]] = data
+        return rows.view(np.uint64), fits
+
+    def _find(self, query: NDArray[np.uint64], fits: NDArray[np.bool_] | None
+              ) -> NDArray[np.int64]:
+        """Entry of each query (rows of words) in the key order (-1: absent)."""
+        columns = self._columns
+        bucket = (_row_hashes(query) >> self._shift).astype(np.int64)
+        at = self._start[bucket]
+        end = self._start[bucket + 1]
+        # first step of every walk at once: the bucket's first entry (an empty
+        # bucket's "first entry" is the next bucket's, or the padding: masked)
+        hit = at < end
+        if fits is not None:
+            hit &= fits
+        for j, column in enumerate(columns):
+            hit &= column[at] == query[:, j]
+        out = np.where(hit, at, -1)
+        at += 1
+        more = ~hit & (at < end)
+        if fits is not None:
+            more &= fits
+        active = np.flatnonzero(more)
+        at, end = at[active], end[active]
+        while active.size:   # the few buckets of two or more ids
+            hit = columns[0][at] == query[active, 0]
+            for j in range(1, len(columns)):
+                hit &= columns[j][at] == query[active, j]
+            out[active[hit]] = at[hit]
+            at += 1
+            live = ~hit & (at < end)
+            active, at, end = active[live], at[live], end[live]
         return out

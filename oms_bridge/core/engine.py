@@ -364,9 +364,9 @@ class Engine:
             built = MeterTable(self.topology.meter_keys, self.topology.meter_sp)
             self._mtable = built if built.unique else False
         table = self._mtable
-        if isinstance(table, MeterTable) and "\x00" not in "".join(meter_ids):
+        if isinstance(table, MeterTable):
             return table.lookup(meter_ids)
-        # duplicate ids in the topology, or a NUL numpy text cannot hold: the dict
+        # duplicate ids in the topology: the dict
         mget = (self._meters or self._meter_map()).get
         return np.array(list(map(mget, meter_ids, repeat(-1))), dtype=np.int64)
 

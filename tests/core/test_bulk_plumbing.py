@@ -13,7 +13,8 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from oms_bridge.core.bulk import canonical_stamps, kind_table, normalise
+from oms_bridge.core import bulk
+from oms_bridge.core.bulk import MeterTable, canonical_stamps, kind_table, normalise
 from oms_bridge.core.decode import decode_columns
 from oms_bridge.core.events import EventCodes, parse_timestamp
 from oms_bridge.settings import EngineSettings
@@ -79,3 +80,67 @@ def test_decode_with_other_codes() -> None:
     assert cols.kinds.tolist() == want.kinds.tolist() == [0, 1, 0, 1, 0, 0]
     assert cols.invalid == want.invalid == 2
     assert decode_columns(lines, codes).kinds.tolist() == cols.kinds.tolist()
+
+
+_key_text = st.one_of(
+    st.from_regex(r"[A-Z][0-9]{1,9}", fullmatch=True),
+    st.text(alphabet="ab\x00é😀 ", min_size=0, max_size=17),
+    st.sampled_from(["x" * 8, "y" * 16, "z" * 7, "é" * 4, "M1", "M10"]),
+)
+
+
+def _table_case(keys: list[str], shuffle: bool) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """Keys as a topology stores them (UTF-8, fixed width: no trailing NUL)."""
+    keys = [k.rstrip("\x00") for k in keys]
+    if not shuffle:
+        keys = sorted(keys, key=str.encode)
+    raw = np.array([k.encode() for k in keys] or [b""], dtype=np.bytes_)[:len(keys)]
+    sps = np.arange(len(keys), dtype=np.int32)[::-1].copy()
+    want: dict[str, int] = {}
+    for k, sp in zip(raw.tolist(), sps.tolist(), strict=True):
+        want[k.decode()] = sp
+    return raw, sps, want
+
+
+def _check_table(keys: list[str], queries: list[str], shuffle: bool) -> None:
+    raw, sps, want = _table_case(keys, shuffle)
+    table = MeterTable(raw, sps)
+    assert table.unique == (len(want) == len(raw))
+    if table.unique:
+        asked = [*want, *queries]
+        assert table.lookup(asked).tolist() == [want.get(q, -1) for q in asked]
+
+
+_query_text = st.one_of(_key_text, st.text(max_size=20),
+                        st.sampled_from(["", "\x00", "M1\x00", "\ud800", "x" * 9, "y" * 17]))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_key_text, max_size=40), st.lists(_query_text, max_size=30), st.booleans())
+def test_meter_table_is_a_dict(keys: list[str], queries: list[str], shuffle: bool) -> None:
+    _check_table(keys, queries, shuffle)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_key_text, max_size=40), st.lists(_query_text, max_size=30), st.booleans(),
+       st.integers(0, 3))
+def test_meter_table_with_colliding_hashes(keys: list[str], queries: list[str], shuffle: bool,
+                                           bits: int) -> None:
+    real = bulk._row_hashes
+    # a hash of only ``bits`` bits: distinct ids share hashes and buckets
+    bulk._row_hashes = lambda words: real(words) & np.uint64((1 << bits) - 1)
+    try:
+        _check_table(keys, queries, shuffle)
+    finally:
+        bulk._row_hashes = real
+
+
+def test_meter_table_uniform_chunks() -> None:
+    """The usual chunk (ASCII ids of one length) and its near misses."""
+    keys = [f"U{i:09d}" for i in range(0, 5000, 3)] + ["abcdefg", "abcdefgh", "abcdefghijklmnop"]
+    for shuffle in (False, True):
+        for queries in ([f"U{i:09d}" for i in range(2000)], ["abcdefg"] * 3,
+                        ["abcdefgh", "abcdefgx"], ["abcdefghijklmnop", "abcdefghijklmnoq"],
+                        [f"U{i:09d}\x00"[:10] for i in range(50)] + ["U00000000\x00"],
+                        ["U000000003", "U00000003", "U0000000030"]):
+            _check_table(keys, queries, shuffle)
