@@ -265,22 +265,9 @@ class Engine:
                      sp: NDArray[np.int64], bad: NDArray[np.bool_]) -> NDArray[np.int8]:
         """:meth:`ingest_columns` of events no id bucket expires among."""
         n = len(event_ids)
-        seen = self._seen
-        add = seen.add
         # ids of events already that old are forgotten at once: not recorded
         keep_out = bad | (expiry <= self._seq.clock)
-        if keep_out.any():
-            dup = np.zeros(n, dtype=np.bool_)
-            for i, (eid, b) in enumerate(zip(event_ids, keep_out.tolist(), strict=True)):
-                if eid in seen:
-                    dup[i] = True
-                elif not b:
-                    add(eid)
-        else:
-            # True for a repeat; otherwise recorded now (a list of bools: numpy reads
-            # it without converting objects one by one)
-            dup = np.fromiter([eid in seen or add(eid) is not None for eid in event_ids],
-                              dtype=np.bool_, count=n)
+        dup = self._duplicates(event_ids, keep_out if keep_out.any() else None)
         verdict = np.zeros(n, dtype=np.int8)
         verdict[sp < 0] = _UNKNOWN
         verdict[bad] = _INVALID
@@ -296,6 +283,44 @@ class Engine:
         elif counts[_ACCEPTED]:
             self._seq.push_many(t[acc], list(compress(event_ids, acc.tolist())), sp[acc], k[acc])
         return verdict
+
+    def _duplicates(self, event_ids: Sequence[str],
+                    keep_out: NDArray[np.bool_] | None) -> NDArray[np.bool_]:
+        """Per event, whether its id is a duplicate, as one by one: seen before the
+        chunk, or earlier in it by an event whose id was recorded. Records the
+        ids of the others, except where ``keep_out`` (``None``: nowhere).
+
+        In C-level passes: the first recorded position of each id in the chunk
+        (a dict built backwards: the earliest position is written last), the
+        ids seen before (one probe of the big set per distinct id), then all
+        recorded; only the ids seen before are handled one by one (few).
+        """
+        n = len(event_ids)
+        seen = self._seen
+        if keep_out is None:
+            first = dict(zip(reversed(event_ids), range(n - 1, -1, -1), strict=True))
+            old = seen.intersection(first)
+            seen.update(first)
+            if len(first) == n and not old:
+                return np.zeros(n, dtype=np.bool_)
+            # all but the first position of each id are repeats; an id seen
+            # before the chunk: there too
+            dup = np.ones(n, dtype=np.bool_)
+            dup[np.fromiter(first.values(), dtype=np.int64, count=len(first))] = False
+            if old:
+                dup[[first[x] for x in old]] = True
+            return dup
+        where = np.flatnonzero(~keep_out).tolist()
+        first = dict(zip(reversed([event_ids[i] for i in where]), reversed(where), strict=True))
+        old = seen.intersection(event_ids)
+        seen.update(first)
+        # after the id's first recorded position: a repeat (an id recorded
+        # nowhere is at position n, after them all)
+        at = np.fromiter(map(first.get, event_ids, repeat(n)), dtype=np.int64, count=n)
+        dup = at < np.arange(n)
+        if old:
+            dup |= np.fromiter(map(old.__contains__, event_ids), dtype=np.bool_, count=n)
+        return dup
 
     # --------------------------------------------------- forgetting event ids
     def _id_bucket(self, key: float) -> list[str]:

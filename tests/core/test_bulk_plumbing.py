@@ -6,6 +6,7 @@ verdicts per chunk vs one id at a time, and the meter table's uniqueness.
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -16,8 +17,10 @@ from hypothesis import strategies as st
 from oms_bridge.core import bulk
 from oms_bridge.core.bulk import MeterTable, canonical_stamps, kind_table, normalise
 from oms_bridge.core.decode import decode_columns
-from oms_bridge.core.events import EventCodes, parse_timestamp
+from oms_bridge.core.engine import VERDICTS, Engine, Verdict
+from oms_bridge.core.events import EventCodes, EventKind, MeterEvent, parse_timestamp
 from oms_bridge.settings import EngineSettings
+from oms_bridge.sim.fixtures import synthetic_utility
 
 _SHAPE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", re.ASCII)
 
@@ -144,3 +147,66 @@ def test_meter_table_uniform_chunks() -> None:
                         [f"U{i:09d}\x00"[:10] for i in range(50)] + ["U00000000\x00"],
                         ["U000000003", "U00000003", "U0000000030"]):
             _check_table(keys, queries, shuffle)
+
+
+def _engine() -> Engine:
+    return Engine(synthetic_utility(40, np.random.default_rng(0)))
+
+
+def _reference_duplicates(seen: set[str], ids: list[str], keep_out: list[bool]) -> list[bool]:
+    """One id at a time, as Engine.ingest does."""
+    dup = []
+    for eid, out in zip(ids, keep_out, strict=True):
+        dup.append(eid in seen)
+        if eid not in seen and not out:
+            seen.add(eid)
+    return dup
+
+
+_chunk = st.lists(st.tuples(st.sampled_from([f"E{i}" for i in range(12)]),
+                            st.sampled_from([False] * 5 + [True])), max_size=30)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_chunk, max_size=6), st.booleans())
+def test_duplicate_verdicts_as_one_by_one(chunks: list[list[tuple[str, bool]]],
+                                          keep_none: bool) -> None:
+    engine = _engine()
+    want: set[str] = set()
+    for chunk in chunks:
+        ids = [eid for eid, _ in chunk]
+        out = [False] * len(chunk) if keep_none else [o for _, o in chunk]
+        mask = np.array(out, dtype=np.bool_)
+        got = engine._duplicates(ids, mask if mask.any() else None)
+        assert got.dtype == np.bool_
+        assert got.tolist() == _reference_duplicates(want, ids, out)
+        assert engine._seen == want
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from([f"E{i}" for i in range(15)]),
+                          st.sampled_from([0, 1, 2, 3]),
+                          st.sampled_from([0.0, 5.0, 60.0, 3600.0, 200_000.0, 400_000.0,
+                                           math.nan, math.inf]),
+                          st.sampled_from([0, 1, 1, 1, 5])), max_size=60),
+       st.integers(1, 25))
+def test_chunked_verdicts_as_one_by_one(rows: list[tuple[str, int, float, int]],
+                                        size: int) -> None:
+    """Ids repeated within and across chunks, some of events too old to be
+    recorded (past the horizon) or invalid: the same verdicts as ingest."""
+    one, bulk_engine = _engine(), _engine()
+    meters = [m.decode() for m in one.topology.meter_keys[:3].tolist()]
+    kinds = (EventKind.LAST_GASP, EventKind.POWER_RESTORED)
+    want = []
+    for eid, meter, t, kind in rows:
+        mid = meters[meter] if meter < len(meters) else "nope"
+        # an unknown kind: what ingest does with an event of no engine kind
+        want.append(one.ingest(MeterEvent(eid, mid, kinds[kind] if kind < 2 else None,  # type: ignore[arg-type]
+                                          1.8e9 + t)))
+    got: list[Verdict] = []
+    for a in range(0, len(rows), size):
+        part = rows[a:a + size]
+        got += bulk_engine.ingest_columns(
+            [r[0] for r in part], [meters[r[1]] if r[1] < len(meters) else "nope" for r in part],
+            [r[3] for r in part], [1.8e9 + r[2] for r in part]).tolist()
+    assert [VERDICTS[v] for v in got] == want
