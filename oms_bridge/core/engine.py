@@ -336,6 +336,9 @@ class Engine:
         if not new.any():
             return
         keys = np.floor(t[new] / self._bucket_s)
+        if keys[0] == keys[-1] and (keys == keys[0]).all():   # the usual chunk: one bucket
+            self._id_bucket(float(keys[0])).extend(compress(event_ids, new.tolist()))
+            return
         ids = list(compress(event_ids, new.tolist()))
         # runs of one bucket (arrival order is nearly time order)
         cuts = [0, *(np.flatnonzero(keys[1:] != keys[:-1]) + 1).tolist(), len(ids)]

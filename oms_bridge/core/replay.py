@@ -8,6 +8,7 @@ on the chunk size (tests/core/test_chunked.py).
 from __future__ import annotations
 
 import gc
+import io
 from collections.abc import Iterable
 from itertools import islice
 from typing import Any
@@ -58,9 +59,11 @@ def _replay_into(engine: Engine, events: Iterable[object], codes: EventCodes,
                  chunk_size: int) -> dict[str, Any]:
     table = kind_table(codes)
     lines = {bytes, str}
+    # a file yields lines only (bytes, or str in text mode)
+    from_file = isinstance(events, io.IOBase)
     it = iter(events)
     while batch := list(islice(it, chunk_size)):
-        if set(map(type, batch)) <= lines:
+        if from_file or set(map(type, batch)) <= lines:
             # the common case, a file's lines: decoded and validated together
             cols = decode_columns(batch, codes, table)  # type: ignore[arg-type]  # all lines
         else:
