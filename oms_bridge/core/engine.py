@@ -1136,7 +1136,11 @@ class Engine:
                 if (abs(t - o.restored_at) <= window and not o.lo <= sp < o.hi
                         and book.owner_of(sp) is None):
                     extra.setdefault(sp, (t, eid))
-        told = {s for s in inc.dark if o.lo <= s < o.hi} | o.known_on
+        dark = inc.dark
+        if o.hi - o.lo < len(dark):   # scan the cheaper side (an incident of many outages)
+            told = {s for s in range(o.lo, o.hi) if s in dark} | o.known_on
+        else:
+            told = {s for s in dark if o.lo <= s < o.hi} | o.known_on
         if not extra and (len(told) >= o.ami_affected or o.children or book.nested_open(o)
                           or not told or not self._below(o, min(told), max(told))):
             return
