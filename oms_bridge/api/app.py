@@ -61,7 +61,9 @@ def create_app(
     app[keys.TICKETS] = tickets
     app[keys.REDIS] = None
     app[keys.CONSUMER] = None
-    app[keys.READ_CACHES] = _read_caches(app)
+    app[keys.READ_CACHES] = caches = _read_caches(app)
+    app[keys.METRICS].read_cache_bytes.track("feed", lambda: caches.feed.nbytes)
+    app[keys.METRICS].read_cache_bytes.track("outages", lambda: caches.outages.nbytes)
     add_routes(app)
     setup_web(app, lambda: app[keys.RUNTIME].topology if keys.RUNTIME in app else None,
               settings)

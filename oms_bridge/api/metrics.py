@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-__all__ = ["Counter", "Gauge", "Histogram", "Registry", "ServiceMetrics"]
+__all__ = ["Counter", "Gauge", "Histogram", "LabeledGauge", "Registry", "ServiceMetrics"]
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -74,6 +74,28 @@ class Gauge:
 
 
 @dataclass
+class LabeledGauge:
+    """A gauge with one label, each value read from its source when rendered."""
+
+    name: str
+    help: str
+    label: str
+    sources: dict[str, Callable[[], float]] = field(default_factory=dict)
+
+    def track(self, value: str, source: Callable[[], float]) -> None:
+        self.sources[value] = source
+
+    def get(self, value: str) -> float:
+        return self.sources[value]()
+
+    def render(self) -> list[str]:
+        out = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} gauge"]
+        out += [f"{self.name}{_fmt_labels(((self.label, v),))} {_fmt_value(source())}"
+                for v, source in self.sources.items()]
+        return out
+
+
+@dataclass
 class Histogram:
     name: str
     help: str
@@ -100,12 +122,12 @@ class Histogram:
         return out
 
 
-M = TypeVar("M", Counter, Gauge, Histogram)
+M = TypeVar("M", Counter, Gauge, LabeledGauge, Histogram)
 
 
 @dataclass
 class Registry:
-    metrics: list[Counter | Gauge | Histogram] = field(default_factory=list)
+    metrics: list[Counter | Gauge | LabeledGauge | Histogram] = field(default_factory=list)
 
     def add(self, metric: M) -> M:
         self.metrics.append(metric)
@@ -145,6 +167,10 @@ class ServiceMetrics:
             "omsb_store_errors_total", "Database operations that failed"))
         self.restorations = r.add(Counter(
             "omsb_restorations_total", "Restoration feed items written"))
+        self.read_cache_bytes = r.add(LabeledGauge(
+            "omsb_read_cache_bytes",
+            "Bytes of the stored documents the read caches hold (bounded; fills up to "
+            "its chunk limit)", "cache"))
 
     def render(self) -> str:
         return self.registry.render()

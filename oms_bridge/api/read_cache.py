@@ -21,6 +21,12 @@ loaded while a commit happened is used for that request but not kept. A
 request that starts after a commit therefore never sees data older than it.
 Each chunk indexes its rows by ``(status, feeder)`` on first use.
 
+**Memory.** Each cache counts the bytes of the documents it holds
+(:attr:`FeedCache.nbytes`, :attr:`OutageCache.nbytes`: the size of each stored
+``bytes`` object, header included), kept up to date as chunks come and go, for
+the ``omsb_read_cache_bytes`` gauge. Both fill up to their chunk bound and stay
+there; until then their growth is part of the service's.
+
 Assumes one writer per database (today's design), which feeds both caches.
 Several workers would read the high-water mark and a commit counter from the
 database instead, one cheap query per request, or subscribe to the writer.
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
@@ -52,6 +59,15 @@ MAX_LOADS = 8
 
 #: ``(ord, status, feeder_id, doc JSON text)`` as loaded for the outage cache.
 OutageRowText = tuple[int, str, str | None, str]
+#: ``(ord, status, feeder_id)``: what an outage chunk keeps of a row beside its bytes.
+_OutageKey = tuple[int, str, str | None]
+#: Size of an empty ``bytes`` object: a document of ``n`` bytes takes this plus ``n``.
+_BYTES_HEADER = sys.getsizeof(b"")
+
+
+def _held(docs: list[bytes]) -> int:
+    """Bytes the ``bytes`` objects of ``docs`` take (as :func:`sys.getsizeof` counts)."""
+    return sum(map(len, docs)) + _BYTES_HEADER * len(docs)
 FeedLoader = Callable[[int, int], Awaitable[list[tuple[int, str]]]]
 OutageLoader = Callable[[int, int], Awaitable[list[OutageRowText]]]
 
@@ -61,6 +77,11 @@ class _FeedChunk:
     seqs: list[int]
     docs: list[bytes]
     complete_to: int
+    #: Bytes of ``docs`` (see :func:`_held`).
+    nbytes: int = 0
+
+    def __post_init__(self) -> None:
+        self.nbytes = _held(self.docs)
 
 
 class FeedCache:
@@ -76,6 +97,8 @@ class FeedCache:
         self._flights: dict[int, tuple[int, asyncio.Task[_FeedChunk]]] = {}
         #: Every item with ``seq`` at or below it is committed (set by the writer).
         self.high = 0
+        #: Bytes of the documents the kept chunks hold.
+        self.nbytes = 0
 
     def committed(self, high: int) -> None:
         self.high = max(self.high, high)
@@ -148,18 +171,29 @@ class FeedCache:
         return chunk
 
     def _keep(self, k: int, chunk: _FeedChunk) -> None:
+        old = self._chunks.get(k)
+        if old is not None:
+            self.nbytes -= old.nbytes
         self._chunks[k] = chunk
+        self.nbytes += chunk.nbytes
         self._chunks.move_to_end(k)
         while len(self._chunks) > self._max:
-            self._chunks.popitem(last=False)
+            self.nbytes -= self._chunks.popitem(last=False)[1].nbytes
 
 
 @dataclass
 class _OutageChunk:
-    rows: list[OutageRowText]
+    #: ``(ord, status, feeder_id)`` of each row: the JSON text loaded with it
+    #: is kept once, as ``docs[i]``, not a second time as text.
+    rows: list[_OutageKey]
     docs: list[bytes]
     index: dict[tuple[str | None, str | None], tuple[list[int], list[bytes]]] = field(
         default_factory=dict)
+    #: Bytes of ``docs`` (see :func:`_held`; the index lists share them).
+    nbytes: int = 0
+
+    def __post_init__(self) -> None:
+        self.nbytes = _held(self.docs)
 
     def select(self, status: str | None, feeder: str | None) -> tuple[list[int], list[bytes]]:
         key = (status, feeder)
@@ -186,12 +220,16 @@ class OutageCache:
         self.high = 0
         #: Bumped after every outage write the writer committed.
         self.commits = 0
+        #: Bytes of the documents the kept chunks hold.
+        self.nbytes = 0
 
     def committed(self, ords: Iterable[int]) -> None:
         """The writer committed these outages: forget their chunks."""
         size = self._size
         for k in {(o - 1) // size for o in ords}:
-            self._chunks.pop(k, None)
+            dropped = self._chunks.pop(k, None)
+            if dropped is not None:
+                self.nbytes -= dropped.nbytes
         self.commits += 1
 
     def set_high(self, high: int) -> None:
@@ -232,11 +270,16 @@ class OutageCache:
     async def _fetch(self, k: int) -> _OutageChunk:
         commits = self.commits
         rows = await self._load(k * self._size, (k + 1) * self._size)
-        chunk = _OutageChunk(rows, [r[3].encode() for r in rows])
+        chunk = _OutageChunk([(r[0], r[1], r[2]) for r in rows], [r[3].encode() for r in rows])
+        del rows  # the texts: each document is kept once, as bytes
         if commits == self.commits:  # nothing written meanwhile: keep it
+            old = self._chunks.get(k)
+            if old is not None:
+                self.nbytes -= old.nbytes
             self._chunks[k] = chunk
+            self.nbytes += chunk.nbytes
             while len(self._chunks) > self._max:
-                self._chunks.popitem(last=False)
+                self.nbytes -= self._chunks.popitem(last=False)[1].nbytes
         return chunk
 
 

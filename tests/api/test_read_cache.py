@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import random
+import sys
+import tracemalloc
 
 import orjson
 
@@ -42,6 +45,11 @@ class Store:
                 page[-1] if len(ords) > limit else None)
 
 
+def held(cache: FeedCache | OutageCache) -> int:
+    """Bytes of the documents the cache's kept chunks hold, counted afresh."""
+    return sum(sys.getsizeof(d) for chunk in cache._chunks.values() for d in chunk.docs)
+
+
 async def test_feed_pages_match_the_store_as_items_are_committed() -> None:
     store, rng = Store(), random.Random(3)
     cache = FeedCache(store.load_feed, chunk=8, max_chunks=4)
@@ -58,6 +66,7 @@ async def test_feed_pages_match_the_store_as_items_are_committed() -> None:
         for _ in range(20):
             after, limit = rng.randrange(0, seq + 2), rng.randrange(1, 20)
             assert await cache.page(after, limit) == store.feed_page(after, limit)
+        assert cache.nbytes == held(cache)
 
 
 async def test_feed_serves_repeated_pages_without_loading() -> None:
@@ -95,6 +104,7 @@ async def test_outage_pages_match_the_store_across_writes() -> None:
             found = await cache.page(status, feeder, after, limit)
             if found is not None:  # None: too cold, the caller asks the database
                 assert found == store.outage_page(status, feeder, after, limit)
+        assert cache.nbytes == held(cache)
 
 
 async def test_a_chunk_loaded_across_a_commit_is_not_kept() -> None:
@@ -163,3 +173,30 @@ async def test_feed_load_survives_the_cancelled_request_that_started_it() -> Non
     gate.set()
     assert await second == store.feed_page(0, 5)
     assert store.loads == 1
+
+
+async def test_an_outage_chunk_holds_each_document_once() -> None:
+    """A chunk keeps each row's document as bytes, not also the text it was loaded as
+    (that doubled the cache's memory: 128 chunks of 512 rows)."""
+    docs = {o: orjson.dumps({"ord": o, "pad": "x" * 2000}).decode() for o in range(1, 65)}
+
+    async def load(lo: int, hi: int) -> list[OutageRowText]:
+        # fresh texts, as a database driver returns them
+        return [(o, "active", "F1", "".join(docs[o])) for o in sorted(docs) if lo < o <= hi]
+
+    cache = OutageCache(load, chunk=64)
+    cache.set_high(64)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        page = await cache.page(None, None, 0, 10)
+        assert page is not None
+        del page
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    payload = sum(len(d) for d in docs.values())
+    assert cache.nbytes == held(cache) >= payload
+    assert kept < 1.3 * payload, (kept, payload)

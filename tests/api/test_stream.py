@@ -66,6 +66,8 @@ async def test_ready_and_metrics(client: Client) -> None:
     assert "omsb_ingest_lag_seconds_count 1" in text
     assert "omsb_outages_active 1" in text
     assert "# TYPE omsb_inference_seconds histogram" in text
+    assert 'omsb_read_cache_bytes{cache="feed"} ' in text
+    assert 'omsb_read_cache_bytes{cache="outages"} ' in text
 
 
 async def test_active_gauge_follows_the_engine(client: Client) -> None:
