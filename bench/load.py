@@ -11,7 +11,9 @@ starts ``oms-bridge serve`` and these processes, each of which stops by itself:
   ``t0 + b * batch / rate``; even batches are POSTed (NDJSON, at most
   ``--inflight`` requests open), odd ones XADDed to the stream (one pipeline);
 - one reader process with ``--pollers`` restoration-feed pollers (each keeps
-  ``next`` and polls every ``--poll-s``) and ``--streams`` SSE clients.
+  ``next`` and polls every ``--poll-s``) and ``--streams`` SSE clients (which,
+  as a browser's EventSource does, reconnect when the service drops one that
+  fell behind).
 
 Definitions of the figures:
 
@@ -33,8 +35,14 @@ memory
     ``memory_flat``: the slope exceeds by at most 50 bytes what the engine by
     design retains per event over the same events
     (``engine_retained_bytes_per_event``, measured after the run by feeding the
-    same batches, in batch order, to an engine of the same settings in a process
-    of its own, with tracemalloc). The engine keeps event ids for
+    service's own event log, read back from its PostgreSQL in ``seq`` order, to
+    an engine of the same settings in a process of its own, with tracemalloc:
+    the events in the order the service applied them, as a restart would
+    replay them. HTTP and stream batches interleave in that order as the two
+    sources run ahead of each other, and with event time moving four days per
+    94,000 events a second of skew makes events hours late, which changes what
+    the engine keeps: fed in batch order instead, the engine held some 20 %
+    fewer outages than the service's). The engine keeps event ids for
     ``dedupe_horizon_s`` and evidence for ``evidence_retention_s`` of *event*
     time (this storm moves event time on by four days per 94,000 events, so both
     windows turn over within seconds) and one summary per outage for good; what
@@ -84,6 +92,9 @@ GROUP = "oms-bridge"
 ID_BYTES = 100.0
 #: RSS growth per event allowed beyond what the engine retains by design
 EXCESS_BYTES = 50.0
+#: seconds a dispatcher stream waits before reconnecting (EventSource's default
+#: retry is about three seconds in browsers)
+SSE_RETRY_S = 3.0
 #: event time each round of the storm file is moved on by
 SPAN_S = 4 * 86400.0
 
@@ -199,6 +210,7 @@ def _readers(cfg: dict[str, Any], out: str) -> None:
         seen: list[int] = [0] * cfg["pollers"]
         dups = 0
         sse_events = [0] * cfg["streams"]
+        sse_reconnects = [0] * cfg["streams"]
         oms = {"Authorization": f"Bearer {TOKENS['OMS']}"}
         disp = {"Authorization": f"Bearer {TOKENS['DISPATCHER']}"}
         timeout = aiohttp.ClientTimeout(total=None, sock_read=60)
@@ -229,20 +241,30 @@ def _readers(cfg: dict[str, Any], out: str) -> None:
                     await asyncio.sleep(cfg["poll_s"])
 
             async def stream(k: int) -> None:
-                try:
-                    async with s.get(f"{base}/api/v1/stream", headers=disp) as r:
-                        while time.time() < end:
-                            line = await asyncio.wait_for(r.content.readline(),
-                                                          max(0.1, end - time.time()))
-                            if line.startswith(b"event:"):
-                                sse_events[k] += 1
-                except (aiohttp.ClientError, TimeoutError):
-                    pass
+                # as a browser's EventSource: when the service ends the stream (a
+                # client that fell 1,000 changes behind is dropped), reconnect
+                # after a pause and start again from a fresh snapshot
+                while time.time() < end:
+                    try:
+                        async with s.get(f"{base}/api/v1/stream", headers=disp) as r:
+                            while time.time() < end:
+                                line = await asyncio.wait_for(r.content.readline(),
+                                                              max(0.1, end - time.time()))
+                                if not line:
+                                    break   # the stream ended
+                                if line.startswith(b"event:"):
+                                    sse_events[k] += 1
+                    except (aiohttp.ClientError, TimeoutError):
+                        pass
+                    if time.time() < end:
+                        sse_reconnects[k] += 1
+                        await asyncio.sleep(min(SSE_RETRY_S, max(0.0, end - time.time())))
 
             await asyncio.gather(*(poller(k) for k in range(cfg["pollers"])),
                                  *(stream(k) for k in range(cfg["streams"])))
         return {"feed_latency_s": feed_lat, "feed_items_seen": seen,
-                "feed_out_of_order": dups, "sse_events": sse_events}
+                "feed_out_of_order": dups, "sse_events": sse_events,
+                "sse_reconnects": sse_reconnects}
 
     Path(out).write_text(json.dumps(asyncio.run(main())))
 
@@ -412,6 +434,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         time.sleep(1.5)
         sampler.stop()
         cpu = _cpu_s(pid) - cpu0
+        if args.engine_baseline:
+            _dump_log(db_url, args.log_dump)
         metrics = server.call("GET", "/metrics", TOKENS["OMS"]).body
         stats = server.get("/api/v1/events/stats")
         http = json.loads(Path(files["http"]).read_text()) if Path(files["http"]).exists() \
@@ -476,6 +500,7 @@ def _figures(args: argparse.Namespace, *, t0: float, drained: float, total: int,
         "feed_items_seen_per_poller": sorted(set(readers.get("feed_items_seen", []))),
         "feed_out_of_order": readers.get("feed_out_of_order"),
         "sse_events_per_stream": sorted(set(readers.get("sse_events", []))),
+        "sse_reconnects_per_stream": sorted(set(readers.get("sse_reconnects", []))),
         "rss_mb_each_5s": [round(mb) for t, mb in rss if int(t) % 5 == 0 and t >= 0],
         "rss_slope_last40s_mb_per_s": round(slope_mb_s, 3),
         "rss_growth_bytes_per_event": round(bytes_per_event, 1),
@@ -497,18 +522,36 @@ def _figures(args: argparse.Namespace, *, t0: float, drained: float, total: int,
 
 
 # ------------------------------------------------------- engine reference
-def _engine_retained(cfg: dict[str, Any], lines: list[bytes], out: str) -> None:
+def _dump_log(db_url: str, path: Path) -> None:
+    """The service's event log, in ``seq`` order, as JSON lines of
+    ``[event_id, meter_id, kind, occurred_at]`` (the items it applied)."""
+    from sqlalchemy import create_engine, text  # noqa: PLC0415
+
+    url = db_url.split("://", 1)[1]
+    engine = create_engine(f"postgresql+psycopg2://{url}")
+    try:
+        with engine.connect() as conn, path.open("wb") as fh:
+            rows = conn.execution_options(stream_results=True, yield_per=50_000).execute(
+                text("SELECT event_id, meter_id, kind, occurred_at FROM events ORDER BY seq"))
+            for part in rows.partitions():
+                fh.write(b"".join(orjson.dumps(list(r)) + b"\n" for r in part))
+    finally:
+        engine.dispose()
+
+
+def _engine_retained(cfg: dict[str, Any], out: str) -> None:
     """Bytes the engine alone retains per event between two log positions.
 
-    The same batches, in batch order (the service interleaves its HTTP and
-    stream batches nearly so), through :class:`CorePort` as the runtime feeds
-    them, with a collection before each reading, so only what the engine keeps
-    is counted.
+    The service's log (:func:`_dump_log`) applied as the runtime applies it
+    (runs of events in bulk through :class:`CorePort`, invalid lines counted,
+    idle ticks as ticks), ``batch`` rows at a time, with a collection before
+    each reading, so only what the engine keeps is counted.
     """
     import gc  # noqa: PLC0415
     import tracemalloc  # noqa: PLC0415
 
     from oms_bridge.api.engine_port import CorePort  # noqa: PLC0415
+    from oms_bridge.api.runtime import INVALID, TICK  # noqa: PLC0415
     from oms_bridge.commands.replay import load_topology  # noqa: PLC0415
     from oms_bridge.settings import load_settings  # noqa: PLC0415
 
@@ -516,27 +559,46 @@ def _engine_retained(cfg: dict[str, Any], lines: list[bytes], out: str) -> None:
     port = CorePort(settings)
     engine = port.make_engine(load_topology(cfg["topology"], settings))
     lo, hi, size = cfg["lo"], cfg["hi"], cfg["batch"]
+
+    def apply(rows: list[list[Any]]) -> None:
+        run: list[list[Any]] = []
+        for row in rows:
+            if row[2] not in (INVALID, TICK):
+                run.append(row)
+                continue
+            if run:
+                port.ingest_items(engine, run)   # type: ignore[arg-type]  # lists as items
+                run = []
+            if row[2] == INVALID:
+                engine.count_invalid(1)
+            else:
+                engine.tick(float(row[3]))
+        if run:
+            port.ingest_items(engine, run)   # type: ignore[arg-type]
+        engine.drain_changes()
+        engine.drain_restorations()
+
     gc.collect()
     tracemalloc.start(1)
     at_lo = math.nan
-    for b in range(-(-hi // size)):
-        if b * size >= lo and math.isnan(at_lo):
-            gc.collect()
-            at_lo, lo = float(tracemalloc.get_traced_memory()[0]), b * size
-        objs: list[Any] = []
-        for line in _batch(lines, b, size, cfg["span_s"]):
-            try:
-                objs.append(orjson.loads(line))
-            except orjson.JSONDecodeError:
-                objs.append(None)
-        items = [p for p in port.parse_items(objs) if isinstance(p, tuple)]
-        port.ingest_items(engine, items)
-        engine.drain_changes()
-        engine.drain_restorations()
+    done = 0
+    chunk: list[list[Any]] = []
+    with Path(cfg["log"]).open("rb") as fh:
+        for line in fh:
+            if done >= lo and math.isnan(at_lo):
+                gc.collect()
+                at_lo, lo = float(tracemalloc.get_traced_memory()[0]), done
+            chunk.append(orjson.loads(line))
+            done += 1
+            if len(chunk) == size or done >= hi:
+                apply(chunk)
+                chunk = []
+            if done >= hi:
+                break
     gc.collect()
     at_hi = float(tracemalloc.get_traced_memory()[0])
-    n = -(-hi // size) * size - lo
-    Path(out).write_text(json.dumps({"bytes_per_event": (at_hi - at_lo) / n if n else None}))
+    n = done - lo
+    Path(out).write_text(json.dumps({"bytes_per_event": (at_hi - at_lo) / n if n > 0 else None}))
 
 
 def engine_reference(args: argparse.Namespace, fig: dict[str, Any]) -> None:
@@ -544,19 +606,15 @@ def engine_reference(args: argparse.Namespace, fig: dict[str, Any]) -> None:
     tail = fig.get("tail_events")
     if not args.engine_baseline or not tail:
         return
-    work = Path(tempfile.mkdtemp(prefix="omsb-load-ref-"))
-    try:
-        lines = _storm_lines(args.topology, work)
-        cfg = {"lo": tail[0], "hi": tail[1], "batch": args.batch, "span_s": SPAN_S,
-               "topology": str(args.topology), "env": dict(os.environ)}
-        out = str(work / "ref.json")
-        proc = mp.get_context("spawn").Process(target=_engine_retained, args=(cfg, lines, out))
-        proc.start()
-        proc.join()
-        ref = json.loads(Path(out).read_text())["bytes_per_event"] if Path(out).exists() \
-            else None
-    finally:
-        __import__("shutil").rmtree(work, ignore_errors=True)
+    if not args.log_dump.exists():
+        return
+    cfg = {"lo": tail[0], "hi": tail[1], "batch": args.batch, "log": str(args.log_dump),
+           "topology": str(args.topology), "env": dict(os.environ)}
+    out = args.log_dump.with_suffix(".ref.json")
+    proc = mp.get_context("spawn").Process(target=_engine_retained, args=(cfg, str(out)))
+    proc.start()
+    proc.join()
+    ref = json.loads(out.read_text())["bytes_per_event"] if out.exists() else None
     if ref is None:
         return
     fig["engine_retained_bytes_per_event"] = round(ref, 1)
@@ -583,8 +641,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-engine-baseline", dest="engine_baseline", action="store_false",
                         help="skip the engine-only reference run (memory_flat then missing)")
     args = parser.parse_args(argv)
-    fig = run(args)
-    engine_reference(args, fig)
+    log_dir = Path(tempfile.mkdtemp(prefix="omsb-load-log-"))
+    args.log_dump = log_dir / "log.jsonl"
+    try:
+        fig = run(args)
+        engine_reference(args, fig)
+    finally:
+        __import__("shutil").rmtree(log_dir, ignore_errors=True)
     for key, value in fig.items():
         print(f"{key:32} {value}")
     if args.json:

@@ -88,3 +88,26 @@ async def test_active_gauge_follows_the_engine(client: Client) -> None:
     active = len(runtime.engine.outages("active"))
     text = await (await client.get("/metrics")).text()
     assert f"omsb_outages_active {active}" in text
+
+
+async def test_changes_queued_together_arrive_in_order_with_consecutive_ids(
+        client: Client) -> None:
+    # a burst of changes goes out in one write: every frame intact, ids in order
+    stream = await client.get("/api/v1/stream", headers=auth("dispatcher"))
+    name, _ = await _read_event(stream)
+    assert name == "snapshot"
+    hub = client.app[keys.HUB]
+    for i in range(300):
+        hub.publish(orjson.dumps({"outage_id": f"O{i}", "change": "updated"}))
+    ids: list[int] = []
+    seen: list[str] = []
+    content = stream.content
+    while len(seen) < 300:
+        line = await asyncio.wait_for(content.readline(), 5)
+        if line.startswith(b"id: "):
+            ids.append(int(line[4:]))
+        elif line.startswith(b"data: "):
+            seen.append(str(orjson.loads(line[6:])["outage_id"]))
+    assert seen == [f"O{i}" for i in range(300)]
+    assert ids == list(range(2, 302))
+    stream.close()

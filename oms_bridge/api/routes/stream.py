@@ -65,10 +65,24 @@ async def stream(request: web.Request) -> web.StreamResponse:
             except TimeoutError:
                 await response.write(b": keep-alive\n\n")
                 continue
-            if Hub.is_closed(message):
+            # everything queued meanwhile goes out in the same write: in a storm
+            # thousands of changes a second reach each client, and one write (and
+            # one wait for the socket) per change is what made clients fall behind
+            frames: list[bytes] = []
+            closed = False
+            while True:
+                if Hub.is_closed(message):
+                    closed = True
+                    break
+                assert message is not None
+                frames.append(_encoded_frame(b"outage", message, next(counter)))
+                if queue.empty():
+                    break
+                message = queue.get_nowait()
+            if frames:
+                await response.write(b"".join(frames))
+            if closed:
                 break
-            assert message is not None
-            await response.write(_encoded_frame(b"outage", message, next(counter)))
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
