@@ -1062,7 +1062,8 @@ class Engine:
             dark = [m for m in dark if is_dark[m] or last_t[m] < since]
         rate = len(known) / max(o.ami_affected, 1)
         found, stragglers = self._scorer.nested(o.node, dark, excluded=book.excluded_ami,
-                                                restore_rate=rate)
+                                                restore_rate=rate,
+                                                on_counts=(len(known), o.ami_affected))
         # meters held by a nested outage that may still move (its incident can be
         # re-solved) are not vouched for by it: never confirm on their account
         for x in book.nested_open(o):

@@ -558,12 +558,17 @@ class Scorer:
 
     # ------------------------------------------------------------ restoration
     def nested(self, top: int, dark: Sequence[int], *, excluded: Callable[[int], int],
-               restore_rate: float) -> tuple[list[Choice], list[int]]:
+               restore_rate: float, on_counts: tuple[int, int] | None = None,
+               ) -> tuple[list[Choice], list[int]]:
         """Split the still-dark meters of a restored outage at node ``top``.
 
         Returns nested devices (topmost first) and the unexplained stragglers.
         ``excluded`` is called only for candidate devices with enough dark meters
-        to be nested, at most once each.
+        to be nested, at most once each. ``on_counts`` (AMI meters known on, AMI
+        meters affected): each candidate's chance that all its restores were lost
+        is then read from the rate among the meters outside it (what the rate is
+        if that device is out: a transformer silent under a fuse whose every other
+        meter came back is no bad luck); else ``restore_rate`` serves for all.
         """
         tree = self.tree
         if top < 0 or not dark:
@@ -571,7 +576,7 @@ class Scorer:
         if len(dark) >= self.vector_min and tree.preorder:
             d = _increasing(dark, len(tree.sp_node))
             if d is not None and tree.sp_lo[top] <= d[0] and d[-1] < tree.sp_hi[top]:
-                return self._nested_vector(top, d, excluded, restore_rate)
+                return self._nested_vector(top, d, excluded, restore_rate, on_counts)
         parent, sp_node, ami = tree.parent, tree.sp_node, self._ami
         direct: dict[int, list[int]] = {}
         for sp in dark:
@@ -601,7 +606,8 @@ class Scorer:
             k = count[v]
             if tree.candidate[v] and k >= least:
                 n = ami[v] - excluded(v)
-                evidence = n * lost  # log P(all n restores lost)
+                # log P(all n restores lost)
+                evidence = n * (lost if on_counts is None else _lost_outside(on_counts, n))
                 if k >= n >= least and evidence < threshold:
                     members = self._collect(v, direct, children)
                     found.append(Choice(v, -1, members, threshold - evidence))
@@ -622,8 +628,7 @@ class Scorer:
         return cum[self.tree.end[top]] - cum[top + 1]
 
     def _nested_bounds(self, restore_rate: float, tests: int) -> tuple[float, float]:
-        r = min(max(restore_rate, 0.3), 0.995)
-        lost = math.log(1.0 - r)
+        lost = _lost(restore_rate)
         # many subtrees are tested at once: the chance that one of them lost every
         # restore by bad luck grows with their number (a Bonferroni bound over all
         # of them: counting only those with a dark meter would pick the family
@@ -633,7 +638,8 @@ class Scorer:
         return lost, math.log(alpha / max(1, tests))
 
     def _nested_vector(self, top: int, d: I64, excluded: Callable[[int], int],
-                       restore_rate: float) -> tuple[list[Choice], list[int]]:
+                       restore_rate: float, on_counts: tuple[int, int] | None = None,
+                       ) -> tuple[list[Choice], list[int]]:
         """:meth:`nested` for strictly increasing meters below ``top`` on a
         pre-order layout: subtrees are slices of ``d``, and the nodes below
         ``top`` sorted ascending are the scalar walk's visiting order."""
@@ -663,7 +669,7 @@ class Scorer:
                         continue
                     kv = k_l[j]
                     n = ami[v] - excluded(v)
-                    evidence = n * lost  # log P(all n restores lost)
+                    evidence = n * (lost if on_counts is None else _lost_outside(on_counts, n))
                     if kv >= n >= least and evidence < threshold:
                         found.append(Choice(v, -1, d[lo_l[j]:hi_l[j]].tolist(),
                                             threshold - evidence))
@@ -746,6 +752,17 @@ def _lgamma_sums(k: I64, m: I64, a: float, b: float) -> NDArray[np.float64]:
     xy = (k + a) + (m + b)
     flat = np.array(list(map(math.lgamma, xy.ravel().tolist())), dtype=np.float64)
     return flat.reshape(xy.shape)
+
+
+def _lost(restore_rate: float) -> float:
+    """log P(one restore lost) at a restore rate, kept within [0.3, 0.995]."""
+    return math.log(1.0 - min(max(restore_rate, 0.3), 0.995))
+
+
+def _lost_outside(on_counts: tuple[int, int], n: int) -> float:
+    """:func:`_lost` at the rate among the meters outside a device of ``n``."""
+    known, affected = on_counts
+    return _lost(known / max(affected - n, 1))
 
 
 def _increasing(dark: Sequence[int], n_sp: int) -> I64 | None:

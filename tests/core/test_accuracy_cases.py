@@ -5,7 +5,8 @@
   which meters were really out);
 - meters of a momentary whose restore was lost (never a dispatched outage),
   nor meters whose restore went to a nested outage that has closed since;
-- the nested split's family of tests: every device it could have named;
+- the nested split's family of tests: every device it could have named, and
+  each device's restore rate read from the meters outside it;
 - nested outages inside nested outages.
 """
 
@@ -140,6 +141,21 @@ def test_nested_split_weighs_every_device_it_could_have_named() -> None:
     assert found == [] and stragglers == sorted(dark)
     found, stragglers = scorer.nested(topo.node_index("FUSE-D"), dark,
                                       excluded=lambda v: 0, restore_rate=0.9)
+    assert [topo.node_id(c.node) for c in found] == ["XF-2"] and stragglers == []
+
+
+def test_a_transformer_silent_where_every_other_meter_came_back_is_nested() -> None:
+    # nine of FUSE-D's eleven meters came back, XF-2's two did not: over all
+    # eleven the restore rate looks like 0.82 and two silent meters like bad
+    # luck; among the meters outside XF-2 (the rate if XF-2 is out) it is 1
+    topo = dense_lateral()
+    scorer = Engine(topo)._scorer
+    dark = [topo.sp_index(f"SP-XF-2-{i}") for i in range(2)]
+    fuse = topo.node_index("FUSE-D")
+    found, _ = scorer.nested(fuse, dark, excluded=lambda v: 0, restore_rate=9 / 11)
+    assert found == []
+    found, stragglers = scorer.nested(fuse, dark, excluded=lambda v: 0, restore_rate=9 / 11,
+                                      on_counts=(9, 11))
     assert [topo.node_id(c.node) for c in found] == ["XF-2"] and stragglers == []
 
 

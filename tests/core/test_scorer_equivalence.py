@@ -145,7 +145,8 @@ def ref_solve(scorer: Scorer, dark: Iterable[int], excluded: Callable[[int], int
 
 
 def ref_nested(scorer: Scorer, top: int, dark: Sequence[int], excluded: Callable[[int], int],
-               restore_rate: float) -> tuple[list[Choice], list[int]]:
+               restore_rate: float, *, on_counts: tuple[int, int] | None = None,
+               ) -> tuple[list[Choice], list[int]]:
     tree = scorer.tree
     if top < 0 or not dark:
         return [], sorted(dark)
@@ -188,7 +189,11 @@ def ref_nested(scorer: Scorer, top: int, dark: Sequence[int], excluded: Callable
         v = stack.pop()
         k = count[v]
         n = tree.ami(v) - excluded(v)
-        evidence = n * lost
+        if on_counts is not None:   # the rate among the meters outside v
+            r_out = on_counts[0] / max(on_counts[1] - n, 1)
+            evidence = n * math.log(1.0 - min(max(r_out, 0.3), 0.995))
+        else:
+            evidence = n * lost
         if (tree.candidate[v] and k >= n >= scorer.tuning.min_nested_meters
                 and evidence < threshold):
             members = _collect(v, direct, children)
@@ -299,13 +304,14 @@ def test_nested_matches_reference(topo: Topology, data: st.DataObject) -> None:
         lo, hi = 0, topo.n_service_points
     dark = _some(data, lo, hi)
     rate = data.draw(st.sampled_from([0.0, 0.5, 0.9, 0.99]))
+    on = data.draw(st.none() | st.tuples(st.integers(0, 60), st.integers(0, 80)))
     counts = _counts(topo, data)
-    found, stragglers = ref_nested(scorer, top, dark, Asked(counts), rate)
+    found, stragglers = ref_nested(scorer, top, dark, Asked(counts), rate, on_counts=on)
     want = (_rows(found), stragglers)
     for vector_min in (0, 10**9):
         scorer.vector_min = vector_min
         asked = Asked(counts)
-        got, rest = scorer.nested(top, dark, excluded=asked, restore_rate=rate)
+        got, rest = scorer.nested(top, dark, excluded=asked, restore_rate=rate, on_counts=on)
         assert (_rows(got), rest) == want
         assert len(asked.asked) == len(set(asked.asked))
 
