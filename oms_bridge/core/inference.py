@@ -88,7 +88,9 @@ class InferenceTuning:
     #: after the first restore of an outage, wait this long for the others before
     #: splitting off nested outages and publishing the restoration
     settle_s: float = 180.0
-    #: prior chance that a device below a restored one is still open
+    #: chance, for the whole family of devices below a restored one, of naming
+    #: one nested by bad luck (all its restores lost): a Bonferroni bound split
+    #: over every candidate device below with ``min_nested_meters`` AMI meters
     nested_prior: float = 0.05
     #: a nested outage needs at least this many eligible AMI meters still dark
     min_nested_meters: int = 2
