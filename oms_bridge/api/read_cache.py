@@ -41,6 +41,7 @@ from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 __all__ = ["CHUNK", "FeedCache", "OutageCache", "OutageRowText", "ReadCaches"]
 
@@ -65,11 +66,13 @@ _OutageKey = tuple[int, str, str | None]
 _BYTES_HEADER = sys.getsizeof(b"")
 
 
+FeedLoader = Callable[[int, int], Awaitable[list[tuple[int, str]]]]
+OutageLoader = Callable[[int, int], Awaitable[list[OutageRowText]]]
+
+
 def _held(docs: list[bytes]) -> int:
     """Bytes the ``bytes`` objects of ``docs`` take (as :func:`sys.getsizeof` counts)."""
     return sum(map(len, docs)) + _BYTES_HEADER * len(docs)
-FeedLoader = Callable[[int, int], Awaitable[list[tuple[int, str]]]]
-OutageLoader = Callable[[int, int], Awaitable[list[OutageRowText]]]
 
 
 @dataclass
@@ -171,14 +174,7 @@ class FeedCache:
         return chunk
 
     def _keep(self, k: int, chunk: _FeedChunk) -> None:
-        old = self._chunks.get(k)
-        if old is not None:
-            self.nbytes -= old.nbytes
-        self._chunks[k] = chunk
-        self.nbytes += chunk.nbytes
-        self._chunks.move_to_end(k)
-        while len(self._chunks) > self._max:
-            self.nbytes -= self._chunks.popitem(last=False)[1].nbytes
+        self.nbytes += _store(self._chunks, k, chunk, self._max, newest=True)
 
 
 @dataclass
@@ -204,6 +200,10 @@ class _OutageChunk:
             found = ([self.rows[i][0] for i in picked], [self.docs[i] for i in picked])
             self.index[key] = found
         return found
+
+
+#: A chunk of either cache (both count the bytes of their documents).
+_C = TypeVar("_C", _FeedChunk, _OutageChunk)
 
 
 class OutageCache:
@@ -273,14 +273,23 @@ class OutageCache:
         chunk = _OutageChunk([(r[0], r[1], r[2]) for r in rows], [r[3].encode() for r in rows])
         del rows  # the texts: each document is kept once, as bytes
         if commits == self.commits:  # nothing written meanwhile: keep it
-            old = self._chunks.get(k)
-            if old is not None:
-                self.nbytes -= old.nbytes
-            self._chunks[k] = chunk
-            self.nbytes += chunk.nbytes
-            while len(self._chunks) > self._max:
-                self.nbytes -= self._chunks.popitem(last=False)[1].nbytes
+            self.nbytes += _store(self._chunks, k, chunk, self._max, newest=False)
         return chunk
+
+
+def _store(chunks: OrderedDict[int, _C], k: int, chunk: _C, limit: int, *,
+           newest: bool) -> int:
+    """Keep ``chunk`` under ``k`` (``newest``: moved to the end of the LRU order
+    even if ``k`` was there), evict the oldest past ``limit``; the change in
+    the bytes held."""
+    old = chunks.get(k)
+    delta = chunk.nbytes - (old.nbytes if old is not None else 0)
+    chunks[k] = chunk
+    if newest:
+        chunks.move_to_end(k)
+    while len(chunks) > limit:
+        delta -= chunks.popitem(last=False)[1].nbytes
+    return delta
 
 
 class ReadCaches:

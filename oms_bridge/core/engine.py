@@ -53,7 +53,7 @@ import heapq
 import math
 from array import array
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from itertools import compress, repeat
 from typing import Any
 
@@ -106,6 +106,10 @@ def _drop(items: list[int], x: int, *, strict: bool = False) -> None:
         del items[i]
     elif strict or x in items:
         items.remove(x)
+
+
+def _filed_at(inc: Incident) -> float:
+    return inc.filed_at
 
 
 def _sigmoid(x: float) -> float:
@@ -647,24 +651,17 @@ class Engine:
         return inc.t_first - self._gap <= t <= min(inc.t_last + self._gap,
                                                    inc.t_first + self._hold)
 
-    def _newest_first(self, feeder: int, lo: float, hi: float) -> Iterator[Incident]:
-        """Incidents of a feeder opened within ``[lo, hi]``, newest first (no list
-        built: a gasp's look-up usually stops at the first)."""
-        starts = self._starts.get(feeder)
-        if not starts:
-            return
-        lst = self._incidents[feeder]
-        a = bisect_left(starts, lo)
-        for i in range(bisect_right(starts, hi) - 1, a - 1, -1):
-            yield lst[i]
-
     def _candidates(self, feeder: int, lo: float, hi: float) -> list[Incident]:
         """Incidents of a feeder opened within ``[lo, hi]``, newest first."""
-        return list(self._newest_first(feeder, lo, hi))
+        starts = self._starts.get(feeder)
+        if not starts:
+            return []
+        a, b = bisect_left(starts, lo), bisect_right(starts, hi)
+        return self._incidents[feeder][a:b][::-1]
 
     def _find_incident(self, feeder: int, t: float) -> Incident | None:
         """The newest incident of a feeder whose window takes evidence at ``t``
-        (the walk of :meth:`_newest_first`, written out: one call per gasp)."""
+        (:meth:`_candidates` without building its list: one call per gasp)."""
         starts = self._starts.get(feeder)
         if not starts:
             return None
@@ -686,11 +683,8 @@ class Engine:
         starts.insert(at, t)
         lst.insert(at, inc)
         inc.filed_at = t
-        pending = self._pending.setdefault(feeder, [])
-        at = len(pending)   # after every one filed at or before t, as in ``lst``
-        while at and pending[at - 1].filed_at > t:
-            at -= 1
-        pending.insert(at, inc)
+        # after every one filed at or before t, as in ``lst``
+        insort(self._pending.setdefault(feeder, []), inc, key=_filed_at)
         self._seq.schedule(t + self._hold, self._decide, inc)
         return inc
 
@@ -826,7 +820,7 @@ class Engine:
     def _find_pending(self, feeder: int, t: float) -> Incident | None:
         """An undecided incident whose hold window covers a restore at ``t``:
         the newest one filed within ``[t - hold - gap, t + 2 gap]`` (the walk of
-        :meth:`_newest_first` over the undecided ones only)."""
+        :meth:`_candidates` over the undecided ones only)."""
         pending = self._pending.get(feeder)
         if not pending:
             return None

@@ -69,19 +69,14 @@ async def stream(request: web.Request) -> web.StreamResponse:
             # thousands of changes a second reach each client, and one write (and
             # one wait for the socket) per change is what made clients fall behind
             frames: list[bytes] = []
-            closed = False
-            while True:
-                if Hub.is_closed(message):
-                    closed = True
-                    break
-                assert message is not None
+            while message is not None:   # None: the hub closed the stream
                 frames.append(_encoded_frame(b"outage", message, next(counter)))
                 if queue.empty():
                     break
                 message = queue.get_nowait()
             if frames:
                 await response.write(b"".join(frames))
-            if closed:
+            if Hub.is_closed(message):
                 break
     except (ConnectionResetError, asyncio.CancelledError):
         pass
