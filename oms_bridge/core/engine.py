@@ -581,7 +581,8 @@ class Engine:
                                 is_dark[p] = 0
                                 known.add(p)
                                 o.on_events.add(ti, p, eid[k])
-                                o.last_on_at = max(o.last_on_at, ti)
+                                if ti > o.last_on_at:   # (max without the call)
+                                    o.last_on_at = ti
                                 if ti < ra:
                                     o.restored_at = ti
                                 touch(o)
@@ -600,7 +601,8 @@ class Engine:
                                 dark[p] = (pend.t_first, e)
                                 pend.restore_only.add(p)
                                 if pend.retro:
-                                    pend.t_last = max(pend.t_last, ti)
+                                    if ti > pend.t_last:
+                                        pend.t_last = ti
                                 incident_of[p] = pend
                             pend.restored.setdefault(p, (ti, e))
                             k += 1
@@ -613,7 +615,7 @@ class Engine:
                 if ti > last_t[p] and own[p] < 0 and p not in stragglers:
                     old = incident_of.get(p)
                     if old is not None and (
-                            old.t_first - gap <= ti <= min(old.t_last + gap, old.t_first + hold)
+                            old.t_first - gap <= ti <= old.t_last + gap and ti <= old.t_first + hold
                             or (is_dark[p] and not old.decided)):
                         # already dark evidence of that incident
                         last_t[p] = ti
@@ -628,10 +630,11 @@ class Engine:
                         dark = inc.dark
                         if p not in dark:
                             e = eid[k]
-                            dark[p] = (ti, e)
-                            inc.t_last = max(inc.t_last, ti)
-                            if (ti, e) < inc.first_key:
-                                inc.first_key = (ti, e)
+                            dark[p] = key = (ti, e)
+                            if ti > inc.t_last:
+                                inc.t_last = ti
+                            if key < inc.first_key:
+                                inc.first_key = key
                                 inc.t_first = min(inc.t_first, ti)
                             incident_of[p] = inc
                         k += 1
@@ -648,8 +651,9 @@ class Engine:
             self._restore(t, eid, sp)
 
     def _in_window(self, inc: Incident, t: float) -> bool:
-        return inc.t_first - self._gap <= t <= min(inc.t_last + self._gap,
-                                                   inc.t_first + self._hold)
+        # (both bounds rather than min(): a builtin call costs more than the test)
+        return (inc.t_first - self._gap <= t <= inc.t_last + self._gap
+                and t <= inc.t_first + self._hold)
 
     def _candidates(self, feeder: int, lo: float, hi: float) -> list[Incident]:
         """Incidents of a feeder opened within ``[lo, hi]``, newest first."""
@@ -670,7 +674,7 @@ class Engine:
         a = bisect_left(starts, t - hold - gap)
         for i in range(bisect_right(starts, t + 2 * gap) - 1, a - 1, -1):
             inc = lst[i]
-            if inc.t_first - gap <= t <= min(inc.t_last + gap, inc.t_first + hold):
+            if inc.t_first - gap <= t <= inc.t_last + gap and t <= inc.t_first + hold:
                 return inc
         return None
 
@@ -838,10 +842,12 @@ class Engine:
         if restore_only:
             inc.dark[sp] = (inc.t_first, eid)
             inc.restore_only.add(sp)
-            inc.t_last = max(inc.t_last, t) if inc.retro else inc.t_last
+            if inc.retro and t > inc.t_last:
+                inc.t_last = t
         else:
             inc.dark[sp] = (t, eid)
-            inc.t_last = max(inc.t_last, t)
+            if t > inc.t_last:
+                inc.t_last = t
             if (t, eid) < inc.first_key:
                 inc.first_key = (t, eid)
                 inc.t_first = min(inc.t_first, t)
@@ -983,7 +989,8 @@ class Engine:
             if tr >= started and own[s] == slot and s not in known:
                 known.add(s)
                 on_events.add(tr, s, eid)
-                last_on = max(last_on, tr)
+                if tr > last_on:
+                    last_on = tr
                 if first_on is None:
                     insort(self._restore_times.setdefault(o.feeder, []), tr)
                     first_on = tr
@@ -997,7 +1004,8 @@ class Engine:
             return
         o.known_on.add(sp)
         o.on_events.add(t, sp, eid)
-        o.last_on_at = max(o.last_on_at, t)
+        if t > o.last_on_at:
+            o.last_on_at = t
         if o.restored_at is None:
             insort(self._restore_times.setdefault(o.feeder, []), t)
         if o.restored_at is None or t < o.restored_at:
@@ -1230,7 +1238,8 @@ class Engine:
             # a later gasp proves power only shortly before it
             if on_at is None:
                 on_at = t if restored else t - self._gap
-            o.last_on_at = max(o.last_on_at, on_at)
+            if on_at > o.last_on_at:
+                o.last_on_at = on_at
         if not o.unverified and o.confirmed_at is None:
             o.confirmed_at = self._on_time(o, t)
         book.touch(o)
