@@ -133,8 +133,12 @@ class Engine:
         self._seq = Sequencer(self.settings.lateness_s, self._apply,
                               by_kind=(self._gasp, self._restore), by_block=self._block)
         n_sp = topology.n_service_points
-        #: per service point, the time of its latest event (8 bytes each, no float object)
-        self._last_t = array("d", [-math.inf]) * n_sp
+        #: per service point, the time of its latest event. A list, not an
+        #: ``array("d")``: an array parses every item written to it (a call into
+        #: ``PyArg_Parse``) and makes a float object on every read, once per event
+        #: here; the list stores the event's own float (a few MB more per million
+        #: meters that spoke)
+        self._last_t = [-math.inf] * n_sp
         self._is_dark = bytearray(n_sp)
         self._ami_np: NDArray[np.bool_] = np.diff(topology.ami_cum) > 0
         self._incident_of: dict[int, Incident] = {}
