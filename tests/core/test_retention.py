@@ -49,7 +49,7 @@ def held(engine: Engine) -> dict[str, int]:
     dark = sum(len(o.incident.dark) for o in book.by_id.values() if o.incident is not None)
     return {
         "incidents": sum(len(x) for x in engine._incidents.values()),
-        "incident_of": len(engine._incident_of),
+        "incident_of": sum(x is not None for x in engine._incident_of),
         "outage_dark": dark,
         "on_events": sum(len(o.on_events) for o in book.by_id.values()),
         "known_on": sum(len(o.known_on) for o in book.by_id.values()),
