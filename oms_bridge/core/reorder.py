@@ -21,7 +21,9 @@ performs exactly the sequence of applications, timer firings and clock values
 that pushing them one by one would, without a heap operation per event: the
 watermark after each arrival is a running maximum, an event is released at the
 first arrival whose watermark reaches it, and the releases are ordered by
-``(arrival step, occurred_at, event_id)`` with one sort. Events buffered by
+``(arrival step, occurred_at, event_id)``: as that step grows with the time,
+with one stable sort by time, late events merged in at their own steps (a
+lexsort where that does not hold). Events buffered by
 :meth:`push_many` wait in arrays; :meth:`push`, :meth:`tick` and
 :meth:`flush` move them back to the heap first, so both paths mix freely.
 """
@@ -31,6 +33,7 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 
 import numpy as np
 from numpy.typing import NDArray
@@ -41,6 +44,9 @@ __all__ = ["BlockHandler", "Sequencer"]
 Item = tuple[float, str, int, int]
 #: ``(due, seq, callback, token)``: callback(due, token).
 Timer = tuple[float, int, Callable[[float, object], None], object]
+#: what to apply now, in order (indices into the buffer then the new events), the
+#: arrival step of each, whether each is late; and what stays buffered
+Releases = tuple[NDArray[np.int64], NDArray[np.int64], list[bool], NDArray[np.int64]]
 #: ``block(k, step, t, event_id, sp, kind, late, after, timers) -> k2``: see
 #: :class:`Sequencer`
 BlockHandler = Callable[[int, list[int], list[float], list[str], list[int], list[int],
@@ -180,28 +186,129 @@ class Sequencer:
         run_max = np.maximum.accumulate(t_new)
         np.maximum(run_max, self._max_seen, out=run_max)
         after = np.maximum(run_max - self.lateness_s, clock0)   # clock after each arrival
-        before = np.empty_like(after)
-        before[0] = clock0
-        before[1:] = after[:-1]
-        late = t_new <= before
-        # every buffered event (old and new, not late): the arrival that releases it
-        t_all = np.concatenate((self._b_t, t_new[~late]))
-        step = np.searchsorted(after, t_all, side="left")
-        late_at = np.flatnonzero(late)
-        keep = step >= n
-        go = ~keep
+        # late: at or before the clock on arrival (after[i - 1], clock0 for the first)
+        late_at = np.flatnonzero(t_new[1:] <= after[:-1]) + 1
+        if t_new[0] <= clock0:
+            late_at = np.concatenate((np.zeros(1, dtype=np.int64), late_at))
         new_eids = np.empty(n, dtype=object)
         new_eids[:] = event_ids
-        buf_eids = np.concatenate((self._b_eid, new_eids[~late] if late_at.size else new_eids))
-        sp_all = np.concatenate((self._b_sp, sps.astype(np.int64, copy=False)[~late]))
-        kind_all = np.concatenate((self._b_kind, kinds.astype(np.int8, copy=False)[~late]))
-        # applications: released buffer entries and late events, one key each
+        # the buffer, then every new event ("u" order): time, id, service point, kind
+        n_old = int(self._b_t.shape[0])
+        t_u = np.concatenate((self._b_t, t_new))
+        eid_u = np.concatenate((self._b_eid, new_eids))
+        sp_u = np.concatenate((self._b_sp, sps.astype(np.int64, copy=False)))
+        kind_u = np.concatenate((self._b_kind, kinds.astype(np.int8, copy=False)))
+        late_u = late_at + n_old
+        if late_at.size:
+            buffered: NDArray[np.int64] = np.delete(np.arange(t_u.shape[0]), late_u)
+            t_buf = t_u[buffered]
+        else:
+            buffered = np.arange(t_u.shape[0])
+            t_buf = t_u
+        self._max_seen = float(run_max[-1])
+        order = None if np.isnan(t_buf).any() else self._by_time(t_buf, buffered, eid_u, after,
+                                                                  late_at, late_u, t_new)
+        if order is None:
+            order = self._by_lexsort(t_u, eid_u, buffered, after, late_at, late_u)
+        apply_u, step, late, keep = order
+        self._b_t = t_u[keep]
+        self._b_eid = eid_u[keep]
+        self._b_sp = sp_u[keep]
+        self._b_kind = kind_u[keep]
+        self._apply_many(step.tolist(), t_u[apply_u].tolist(), eid_u[apply_u].tolist(),
+                         sp_u[apply_u].tolist(), kind_u[apply_u].tolist(), late,
+                         clock0, after.tolist())
+
+    @classmethod
+    def _by_time(cls, t_buf: NDArray[np.float64], buffered: NDArray[np.int64],  # noqa: PLR0917
+                 eid_u: NDArray[np.object_], after: NDArray[np.float64],
+                 late_at: NDArray[np.int64], late_u: NDArray[np.int64],
+                 t_new: NDArray[np.float64]) -> Releases | None:
+        """The release order of :meth:`_by_lexsort` (its result exactly) with one
+        stable sort by time; ``None`` where that does not hold (then use it).
+
+        A buffered event is released at the first arrival whose clock reaches
+        it: that step only grows with its time, so ordering by time orders by
+        (step, time), ties of time are ties of both. A late event is applied
+        at its own arrival, before the events released there (their times are
+        above the clock before it, its own is not): it goes just before the
+        first buffered event of its step or a later one. Checked, not assumed.
+        """
+        by_t = np.argsort(t_buf, kind="stable")
+        u = buffered[by_t]           # buffered events by time ("u" indices)
+        t_s = t_buf[by_t]
+        n_go = int(np.searchsorted(t_s, after[-1], side="right"))   # released now
+        step_go = np.searchsorted(after, t_s[:n_go], side="left")
+        go = u[:n_go]
+        if n_go > 1:
+            eq = t_s[1:n_go] == t_s[:n_go - 1]
+            if eq.any():
+                cls._ties_by_id(go, eq, eid_u)
+        n_late = int(late_at.shape[0])
+        if not n_late:
+            return go, step_go, [False] * n_go, u[n_go:]
+        at = np.searchsorted(step_go, late_at, side="left")
+        # the buffered event just after each late one: of a later step, or of
+        # its step and a later time (else the lexsort order differs: fall back)
+        nxt = np.minimum(at, max(n_go - 1, 0))
+        if n_go and bool(((at < n_go) & (step_go[nxt] == late_at)
+                          & (t_s[nxt] <= t_new[late_at])).any()):
+            return None
+        m = n_go + n_late
+        pos = at + np.arange(n_late)
+        is_late = np.zeros(m, dtype=np.bool_)
+        is_late[pos] = True
+        apply_u = np.empty(m, dtype=np.int64)
+        step = np.empty(m, dtype=np.int64)
+        apply_u[pos] = late_u
+        rest = ~is_late
+        apply_u[rest] = go
+        step[pos] = late_at
+        step[rest] = step_go
+        return apply_u, step, is_late.tolist(), u[n_go:]
+
+    @staticmethod
+    def _ties_by_id(go: NDArray[np.int64], eq: NDArray[np.bool_],
+                    eid_u: NDArray[np.object_]) -> None:
+        """Within runs of equal time (``eq[i]``: ``go[i]`` and ``go[i + 1]``), order by
+        event id, keeping the order of equal ids (in place)."""
+        pad = np.zeros(eq.shape[0] + 2, dtype=np.bool_)
+        pad[1:-1] = eq
+        pair = eq & ~pad[:-2] & ~pad[2:]   # runs of exactly two
+        p = np.flatnonzero(pair)
+        a, b = go[p], go[p + 1]
+        swap = np.asarray(eid_u[b] < eid_u[a], dtype=np.bool_)
+        if swap.any():
+            p = p[swap]
+            go[p] = b[swap]
+            go[p + 1] = a[swap]
+        longer = eq & ~pair
+        if longer.any():   # runs of three or more (few): each sorted on its own
+            member = np.zeros(go.shape[0], dtype=np.bool_)
+            member[:-1] = longer
+            member[1:] |= longer
+            at = np.flatnonzero(member)
+            # where each run starts among the members: not tied to the one before
+            first = np.flatnonzero(~longer[at[1:] - 1]) + 1
+            bounds = [0, *first.tolist(), at.shape[0]]
+            sub = go[at].tolist()
+            key = eid_u.__getitem__
+            for lo, hi in pairwise(bounds):
+                sub[lo:hi] = sorted(sub[lo:hi], key=key)
+            go[at] = sub
+
+    def _by_lexsort(self, t_u: NDArray[np.float64], eid_u: NDArray[np.object_],  # noqa: PLR0917
+                    buffered: NDArray[np.int64], after: NDArray[np.float64],
+                    late_at: NDArray[np.int64], late_u: NDArray[np.int64]) -> Releases:
+        """Releases (buffered events whose step comes, then late events) ordered
+        by (arrival step, occurred_at, event_id), with one sort; what stays."""
+        n = after.shape[0]
+        step_all = np.searchsorted(after, t_u[buffered], side="left")
+        go = step_all < n
         go_idx = np.flatnonzero(go)
-        a_step = np.concatenate((step[go_idx], late_at))
-        a_t = np.concatenate((t_all[go_idx], t_new[late_at]))
-        a_sp = np.concatenate((sp_all[go_idx], sps[late_at].astype(np.int64)))
-        a_kind = np.concatenate((kind_all[go_idx], kinds[late_at].astype(np.int8)))
-        a_eid = np.concatenate((buf_eids[go_idx], new_eids[late_at]))
+        a_step = np.concatenate((step_all[go_idx], late_at))
+        a_u = np.concatenate((buffered[go_idx], late_u))
+        a_t = t_u[a_u]
         a_late = np.zeros(a_step.shape[0], dtype=np.bool_)
         a_late[go_idx.shape[0]:] = True
         order = np.lexsort((a_t, a_step))
@@ -209,18 +316,9 @@ class Sequencer:
         o_list = order.tolist()
         ties = np.flatnonzero((s_step[1:] == s_step[:-1]) & (s_t[1:] == s_t[:-1]))
         if ties.size:
-            self._break_ties(o_list, ties.tolist(), a_eid)
-        # the buffer left for later chunks
-        keep_idx = np.flatnonzero(keep)
-        self._b_t = t_all[keep_idx]
-        self._b_eid = buf_eids[keep_idx]
-        self._b_sp = sp_all[keep_idx]
-        self._b_kind = kind_all[keep_idx]
-        self._max_seen = float(run_max[-1])
+            self._break_ties(o_list, ties.tolist(), eid_u[a_u])
         perm = np.asarray(o_list, dtype=np.int64)
-        self._apply_many(a_step[perm].tolist(), a_t[perm].tolist(), a_eid[perm].tolist(),
-                         a_sp[perm].tolist(), a_kind[perm].tolist(), a_late[perm].tolist(),
-                         before.tolist(), after.tolist())
+        return a_u[perm], a_step[perm], a_late[perm].tolist(), buffered[~go]
 
     @staticmethod
     def _break_ties(order: list[int], ties: list[int], eids: NDArray[np.object_]) -> None:
@@ -251,12 +349,13 @@ class Sequencer:
 
     def _apply_many(  # noqa: PLR0917 - one column each, private, called once
             self, step: list[int], t: list[float], eid: list[str], sp: list[int],
-            kind: list[int], late: list[bool], before: list[float],
+            kind: list[int], late: list[bool], clock0: float,
             after: list[float]) -> None:
         """Apply events already in release order (columns), firing timers between.
 
         Stretches of events that are not late go to ``by_block``; without one,
-        each is its own stretch (the same applications and clock values)."""
+        each is its own stretch (the same applications and clock values). The
+        clock before arrival ``s`` is ``after[s - 1]`` (``clock0`` before the first)."""
         handlers: Sequence[Callable[[float, str, int], None]] | dict[
             int, Callable[[float, str, int], None]]
         if self._by_kind is not None:
@@ -279,9 +378,10 @@ class Sequencer:
             s, ti, is_late = step[k], t[k], late[k]
             if s != cur:
                 # trailing timers of the arrivals in between (each at its own clock)
-                self._fire_trailing(before[s], after, lo)
+                prev = after[s - 1] if s else clock0   # the clock before arrival s
+                self._fire_trailing(prev, after, lo)
                 cur = lo = s
-                self.clock = before[s] if is_late else after[s]
+                self.clock = prev if is_late else after[s]
             if timers and timers[0][0] < ti:
                 self._fire_before(ti)
             if not is_late:
@@ -292,7 +392,8 @@ class Sequencer:
                 self.clock = after[s]
                 continue
             handlers[kind[k]](ti, eid[k], sp[k])
-            self._fire_before(before[s], inclusive=True)   # timers it made overdue
+            # timers it made overdue
+            self._fire_before(after[s - 1] if s else clock0, inclusive=True)
             k += 1
         self._fire_trailing(after[-1], after, lo)
         self.clock = after[-1]
