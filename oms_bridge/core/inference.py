@@ -274,6 +274,11 @@ class Scorer:
         self._lg_np: dict[float, NDArray[np.float64]] = {}
         #: lgamma((k + a) + (m + b)) for small k and m (most devices of a cover)
         self._lg_pairs: dict[tuple[float, float], NDArray[np.float64]] = {}
+        # the scalar programmes' :meth:`loglik` / :meth:`loglik_restored` by
+        # (k, n) for devices of fewer than _MEMO_N meters (a few thousand pairs
+        # cover nearly every device scored), and their service-point scores
+        self._memo: tuple[dict[tuple[int, int], float], dict[tuple[int, int], float]] = ({}, {})
+        self._sp_scores = (self.sp_score, self.sp_log_prior + self.loglik_restored(1, 1))
 
     def _inherit_priors_scalar(self, own: list[float]) -> NDArray[np.float64]:
         """A node with the same AMI meters as its only metered child inherits
@@ -364,7 +369,8 @@ class Scorer:
                       forbidden_sps: Iterable[int], restored: bool) -> list[Choice]:
         """The dynamic programme node by node (any input order, any layout)."""
         loglik = self.loglik_restored if restored else self.loglik
-        sp_score = self.sp_log_prior + loglik(1, 1)
+        memo = self._memo[restored]
+        sp_score = self._sp_scores[restored]
         tree = self.tree
         parent, sp_node = tree.parent, tree.sp_node
         direct: dict[int, list[int]] = {}
@@ -417,7 +423,12 @@ class Scorer:
                 # excluded meters are a count (>= 0): with every meter dark it
                 # cannot change n, so it is not asked
                 n = max(ami[v] - excluded(v), k) if ami[v] > k else k
-                open_score = log_prior[v] + loglik(k, n)
+                ll = memo.get((k, n))
+                if ll is None:
+                    ll = loglik(k, n)
+                    if n < _MEMO_N:
+                        memo[k, n] = ll
+                open_score = log_prior[v] + ll
                 if open_score >= split:
                     score = open_score
                 opened[v] = open_score - split
@@ -451,8 +462,7 @@ class Scorer:
         leaves' scores are computed in bulk with the scalar's operations.
         """
         tree = self.tree
-        loglik = self.loglik_restored if restored else self.loglik
-        sp_score = self.sp_log_prior + loglik(1, 1)
+        sp_score = self._sp_scores[restored]
         nodes = tree.sp_node_np[d]
         starts = np.flatnonzero(np.diff(nodes)) + 1
         starts = np.concatenate((np.zeros(1, dtype=np.int64), starts))
@@ -486,7 +496,8 @@ class Scorer:
             ami = tree.ami_np[cnodes]
             ask = np.flatnonzero(ami > kc)   # else every meter is dark: n == k
             if ask.shape[0]:
-                xs = np.array([excluded(v) for v in cnodes[ask].tolist()], dtype=np.int64)
+                xs = np.fromiter(map(excluded, cnodes[ask].tolist()), dtype=np.int64,
+                                 count=ask.shape[0])
                 n[ask] = np.maximum(ami[ask] - xs, kc[ask])
             open_score[ci] = self._log_prior_np[cnodes] + self._logliks(kc, n, restored)
         split = kd * sp_score
@@ -746,6 +757,9 @@ def _inherit_priors(own: NDArray[np.float64], tree: TreeIndex,
 
 #: dark and silent counts below which lgamma of their sum is tabulated
 _PAIRS = 64
+
+#: devices with fewer meters than this have their scalar log-likelihoods memoised
+_MEMO_N = 256
 
 
 def _lgamma_sums(k: I64, m: I64, a: float, b: float) -> NDArray[np.float64]:
