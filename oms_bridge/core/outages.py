@@ -357,7 +357,9 @@ class OutageBook:
                               tuple[int, ...], tuple[str, ...]]] = []
         self._feed_drained = 0
         self._feeder_ids = topo.feeder_ids
-        self._node_ids: list[str] = [bytes(v).decode("utf-8") for v in topo.node_ids.tolist()]
+        #: device ids decoded when first rendered (a few thousand of a topology's
+        #: hundreds of thousands of nodes ever have an outage)
+        self._node_ids: dict[int, str] = {}
 
     # ------------------------------------------------------------ ownership
     def owner_of(self, sp: int) -> Outage | None:
@@ -452,18 +454,21 @@ class OutageBook:
         """Open outages strictly inside ``o``'s subtree."""
         if o.node < 0:
             return []
-        lo, hi = o.node, self.tree.end[o.node]
-        keys = self._node_keys
-        nodes = keys[bisect_right(keys, lo):bisect_left(keys, hi)]
+        keys, sp_keys = self._node_keys, self._sp_keys
+        a = bisect_right(keys, o.node)
+        b = bisect_left(keys, self.tree.end[o.node], a)
+        c = bisect_left(sp_keys, o.lo)
+        d = bisect_left(sp_keys, o.hi, c)
+        if a == b and c == d:
+            return []   # (most outages: nothing open inside)
+        nodes = keys[a:b]
         if len(nodes) > 1:
             nodes.sort(key=self._node_serial.__getitem__)   # dict order, as before
-        at_node, at_sp = self.at_node, self.at_sp
-        inner = [at_node[v] for v in nodes]
-        keys = self._sp_keys
-        sps = keys[bisect_left(keys, o.lo):bisect_left(keys, o.hi)]
+        inner = list(map(self.at_node.__getitem__, nodes))
+        sps = sp_keys[c:d]
         if len(sps) > 1:
             sps.sort(key=self._sp_serial.__getitem__)
-        inner.extend(at_sp[s] for s in sps)
+        inner.extend(map(self.at_sp.__getitem__, sps))
         return inner
 
     def add_open(self, o: Outage) -> None:
@@ -563,12 +568,11 @@ class OutageBook:
         self.touch(o, "created")
 
     def touch(self, o: Outage, change: str = "updated") -> None:
-        if o.outage_id not in self.by_id:
-            return
-        if self._changes.get(o.outage_id) != "created":
-            self._changes[o.outage_id] = change
-        else:
-            self._changes[o.outage_id] = "created"
+        oid = o.outage_id
+        was = self._changes.get(oid)
+        # "created" stays; so does a change already recorded (no dict write)
+        if was not in (change, "created") and oid in self.by_id:
+            self._changes[oid] = change
 
     def remove(self, o: Outage, merged_into: Outage) -> None:
         self.by_id.pop(o.outage_id, None)
@@ -627,7 +631,10 @@ class OutageBook:
     # -------------------------------------------------------------- render
     def device_id(self, o: Outage) -> str:
         if o.node >= 0:
-            return self._node_ids[o.node]
+            name = self._node_ids.get(o.node)
+            if name is None:
+                name = self._node_ids[o.node] = self.tree.topology.node_id(o.node)
+            return name
         return self.tree.topology.sp_id(o.sp)
 
     def device_type(self, o: Outage) -> str:
