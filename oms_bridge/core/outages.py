@@ -436,11 +436,13 @@ class OutageBook:
     def owner_above(self, node: int) -> Outage | None:
         return self._node_owner(self.tree.parent[node])
 
-    def _count(self, pos: int, d_ami: int, d_sp: int) -> None:
-        """Meters held at node ``pos`` change: so do the counts of every node above."""
+    def _count(self, pos: int, d_ami: int, d_sp: int, stop: int = -1) -> None:
+        """Meters held at node ``pos`` change: so do the counts of every node
+        above it, up to (not including) ``stop``, an ancestor of ``pos`` or
+        ``pos`` itself whose holdings change by the opposite amount."""
         xa, xs, parent = self._xa, self._xs, self.tree.parent
         v = pos
-        while v >= 0:
+        while v != stop and v >= 0:
             xa[v] += d_ami
             xs[v] += d_sp
             v = parent[v]
@@ -476,14 +478,16 @@ class OutageBook:
         tree = self.tree
         if o.node >= 0:
             pos = o.node
-            o.ami_affected = tree.ami(pos) - self.excluded_ami(pos)
-            o.sp_affected = tree.sp_total(pos) - self.excluded_sp(pos)
+            o.ami_affected = tree.ami(pos) - self._xa[pos]
+            o.sp_affected = tree.sp_total(pos) - self._xs[pos]
+            # (what is open at pos itself does not change what is above it)
+            above = self.owner_above(pos)
             prev = self.at_node.get(pos)
             if prev is None:
                 insort(self._node_keys, pos)
                 self._serial += 1
                 self._node_serial[pos] = self._serial
-                prev = self.owner_above(pos)
+                prev = above
             self._slot(o)
             self._hand_over(tree.sp_lo[pos], tree.sp_hi[pos], prev, o)
             self.at_node[pos] = o
@@ -498,18 +502,24 @@ class OutageBook:
                 self._sp_serial[o.sp] = self._serial
             self.at_sp[o.sp] = o
             self._own[o.sp] = self._slot(o)
-        above = self._owner_excluding(o)
+            above = self._sp_owner(o.sp)
+        d_ami, d_sp = o.ami_affected, o.sp_affected
         if above is not None:
-            self._shift(above, -o.ami_affected, -o.sp_affected)
+            # its meters were the open outage's above: they move from that
+            # node's count to pos's, which only the nodes in between see
+            above.ami_affected -= d_ami
+            above.sp_affected -= d_sp
+            self._count(pos, d_ami, d_sp, above.node)
             if o.parent is None:
                 o.parent = above
                 above.children.append(o)
+        else:
+            self._count(pos, d_ami, d_sp)
         for inner in self.nested_open(o):
             if inner.parent is None:
                 inner.parent = o
                 o.children.append(inner)
                 self.touch(inner)
-        self._count(pos, o.ami_affected, o.sp_affected)
 
     def _owner_excluding(self, o: Outage) -> Outage | None:
         if o.node >= 0:
@@ -526,6 +536,9 @@ class OutageBook:
 
     def remove_open(self, o: Outage) -> None:
         """Drop an outage from the open index (closing, moving or merging)."""
+        tree = self.tree
+        # (what is open at its node or meter itself does not change this)
+        above = self._owner_excluding(o)
         if o.node >= 0:
             if self.at_node.get(o.node) is o:
                 del self.at_node[o.node]
@@ -533,9 +546,7 @@ class OutageBook:
                 del self._node_serial[o.node]
                 keys = self._node_keys
                 del keys[bisect_left(keys, o.node)]
-                tree = self.tree
-                self._hand_over(tree.sp_lo[o.node], tree.sp_hi[o.node], o,
-                                self.owner_above(o.node))
+                self._hand_over(tree.sp_lo[o.node], tree.sp_hi[o.node], o, above)
                 self._slots[o.slot] = None
             pos = o.node
         else:
@@ -544,15 +555,17 @@ class OutageBook:
                 del self._sp_serial[o.sp]
                 keys = self._sp_keys
                 del keys[bisect_left(keys, o.sp)]
-                owner = self._sp_owner(o.sp)
-                self._own[o.sp] = owner.slot if owner is not None else -1
+                self._own[o.sp] = above.slot if above is not None else -1
                 self._slots[o.slot] = None
-            pos = self.tree.sp_node[o.sp]
-        self._count(pos, -o.ami_affected, -o.sp_affected)
-        above = self._owner_excluding(o)
+            pos = tree.sp_node[o.sp]
+        d_ami, d_sp = o.ami_affected, o.sp_affected
         if above is not None:
             # its meters fall back to the open outage above (dark because of it now)
-            self._shift(above, o.ami_affected, o.sp_affected)
+            above.ami_affected += d_ami
+            above.sp_affected += d_sp
+            self._count(pos, -d_ami, -d_sp, above.node)
+        else:
+            self._count(pos, -d_ami, -d_sp)
 
     def shrink(self, o: Outage, d_ami: int, d_sp: int) -> None:
         """Take nested meters out of an outage (open or closed)."""
