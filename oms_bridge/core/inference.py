@@ -120,7 +120,9 @@ class TreeIndex:
         self.feeder: list[int] = topology.node_feeder.tolist()
         self.sp_lo: list[int] = topology.node_sp_lo.tolist()
         self.sp_hi: list[int] = topology.node_sp_hi.tolist()
-        self.ami_cum: list[int] = topology.ami_cum.tolist()
+        # read per outage, not per event: a typed array (made without a
+        # million int objects) rather than a list
+        self.ami_cum: array[int] = array("q", topology.ami_cum.astype(np.int64).tobytes())
         self.sp_node: list[int] = topology.sp_node.tolist()
         cand_codes = np.array(sorted(k.code for k in CANDIDATE_KINDS), dtype=np.int64)
         self.candidate_np: NDArray[np.bool_] = np.isin(topology.node_kind, cand_codes)
