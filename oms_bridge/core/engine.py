@@ -51,7 +51,6 @@ from __future__ import annotations
 import enum
 import heapq
 import math
-from array import array
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Sequence
 from itertools import compress, repeat
@@ -588,7 +587,7 @@ class Engine:
                                 is_dark[p] = 0
                                 known.add(p)
                                 o.on_events.add(ti, p, eid[k])
-                                if ti > o.last_on_at:   # (max without the call)
+                                if ti > o.last_on_at:
                                     o.last_on_at = ti
                                 if ti < ra:
                                     o.restored_at = ti
@@ -607,9 +606,8 @@ class Engine:
                             if p not in dark:
                                 dark[p] = (pend.t_first, e)
                                 pend.restore_only.add(p)
-                                if pend.retro:
-                                    if ti > pend.t_last:
-                                        pend.t_last = ti
+                                if pend.retro and ti > pend.t_last:
+                                    pend.t_last = ti
                                 incident_of[p] = pend
                             pend.restored.setdefault(p, (ti, e))
                             k += 1
@@ -622,7 +620,8 @@ class Engine:
                 if ti > last_t[p] and own[p] < 0 and p not in stragglers:
                     old = incident_of[p]
                     if old is not None and (
-                            old.t_first - gap <= ti <= old.t_last + gap and ti <= old.t_first + hold
+                            (old.t_first - gap <= ti <= old.t_last + gap
+                             and ti <= old.t_first + hold)
                             or (is_dark[p] and not old.decided)):
                         # already dark evidence of that incident
                         last_t[p] = ti

@@ -254,42 +254,6 @@ _STATUS_NAMES: dict[OutageStatus, str] = {s: s.value for s in OutageStatus}
 _NO_EVENTS = Timeline()
 
 
-class _Fenwick:
-    __slots__ = ("_n", "_tree")
-
-    def __init__(self, n: int) -> None:
-        self._n = n
-        self._tree = [0] * (n + 1)
-
-    def add(self, i: int, delta: int) -> None:
-        i += 1
-        n, tree = self._n, self._tree
-        while i <= n:
-            tree[i] += delta
-            i += i & -i
-
-    def prefix(self, i: int) -> int:
-        total = 0
-        tree = self._tree
-        while i > 0:
-            total += tree[i]
-            i -= i & -i
-        return total
-
-    def range(self, lo: int, hi: int) -> int:
-        """``prefix(hi) - prefix(lo)``, walking both down only until they meet:
-        a subtree's range is narrow, so its two walks share most of their steps."""
-        total = 0
-        tree = self._tree
-        while hi > lo:
-            total += tree[hi]
-            hi -= hi & -hi
-        while lo > hi:
-            total -= tree[lo]
-            lo -= lo & -lo
-        return total
-
-
 def _roots(parent: NDArray[np.integer]) -> NDArray[np.int64]:
     """The root of each node's tree (pointer jumping; any node order)."""
     up = np.asarray(parent, dtype=np.int64).copy()
