@@ -32,6 +32,7 @@ Why the outcome is exactly that of ``orjson.loads`` then
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
 
@@ -85,15 +86,23 @@ def decode_columns(lines: Sequence[bytes | str], codes: EventCodes,
     odd: dict[int, tuple[object, object, object, object]] = {}
     invalid = 0
     loads = orjson.loads
+    if not isinstance(lines, list | tuple):
+        lines = list(lines)
     it = iter(lines)
     done = 0   # lines consumed so far
     while True:
         before = len(rows)
         try:
             # one C-level pass; on a refused line, what came before it is kept
+            # (CPython's list.extend appends as it goes)
             rows.extend(map(decode, it))
         except Exception:  # any refusal: the exact path decides
             done += len(rows) - before
+            if done != len(lines) - 1 - operator.length_hint(it):
+                # an extend that kept nothing (seen compiled with mypyc): lines
+                # would be lost, so stop loudly instead
+                raise RuntimeError("decode_columns: the rows decoded before a "
+                                   "refused line were not kept") from None
             line = lines[done]
             done += 1
             try:

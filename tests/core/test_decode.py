@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -293,3 +294,23 @@ def test_replay_takes_lines_objects_and_events_mixed() -> None:
     # the same file read as bytes lines, all through the line decoder
     raw = [f"{t}\n".encode() for t in lines]
     assert orjson.dumps(replay(topo, raw, SETTINGS, chunk_size=4096)) == want
+
+
+def test_rows_lost_before_a_refused_line_stop_the_decode(monkeypatch: Any) -> None:
+    """The fast path counts on ``list.extend`` keeping what it appended before
+    the decoder refused a line (CPython does; a mypyc build of this module did
+    not). Where that fails, the chunk stops with an error instead of losing the
+    good lines before the bad one."""
+    import oms_bridge.core.decode as decode_mod  # noqa: PLC0415
+
+    def eager_map(fn: Any, it: Any) -> Any:
+        return iter([fn(x) for x in it])   # refuses before yielding anything
+
+    good = [json.dumps({"event_id": f"E-{i}", "meter_id": "M-1", "type": "3.26.0.85",
+                        "occurred_at": "2026-11-26T07:00:00.000Z"}).encode()
+            for i in range(3)]
+    lines = [*good[:2], b"not json", good[2]]
+    assert decode_columns(lines, CODES, TABLE).event_ids == ["E-0", "E-1", "E-2"]
+    monkeypatch.setattr(decode_mod, "map", eager_map, raising=False)
+    with pytest.raises(RuntimeError, match="were not kept"):
+        decode_columns(lines, CODES, TABLE)
