@@ -539,6 +539,11 @@ class Engine:
         Those are done here inline, with exactly the effects the handlers
         would have, and everything else goes to the handlers themselves; a
         loop over a few locals instead of a chain of calls per event.
+
+        Between two handler calls nothing but this loop changes the engine,
+        and it never schedules a timer nor touches an outage but the one it
+        touched last: so the next timer's time and that outage hold until
+        the next handler call, which forgets them.
         """
         n = len(t)
         last_t, is_dark, incident_of = self._last_t, self._is_dark, self._incident_of
@@ -550,24 +555,27 @@ class Engine:
         gasp, restore, seq = self._gasp, self._restore, self._seq
         restoring = Phase.RESTORING
         gap, hold = self._gap, self._hold
-        while k < n:
+        inf = math.inf
+        due = timers[0][0] if timers else inf
+        touched = None   # the restoring outage last touched (see above)
+        for k in range(k, n):  # noqa: B020, PLR1704 - k is returned where the loop stops
             ti = t[k]
-            if late[k] or (timers and timers[0][0] < ti):
+            if late[k] or due < ti:
                 return k
             p = sp[k]
             if kind[k]:
                 # _restore, then _mark_on, for an owner already restoring that
                 # this restore does not complete
                 if ti <= last_t[p]:
-                    k += 1
                     continue
                 if p not in stragglers:
                     inc = incident_of[p]
                     if inc is not None and not inc.decided:
                         last_t[p] = ti
                         is_dark[p] = 0
-                        inc.restored.setdefault(p, (ti, eid[k]))
-                        k += 1
+                        restored = inc.restored
+                        if p not in restored:
+                            restored[p] = (ti, eid[k])
                         continue
                     slot = own[p]
                     if slot >= 0:
@@ -578,7 +586,6 @@ class Engine:
                             if p in known:
                                 last_t[p] = ti
                                 is_dark[p] = 0
-                                k += 1
                                 continue
                             ra = o.restored_at
                             if (ra is not None and o.phase is restoring
@@ -591,8 +598,9 @@ class Engine:
                                     o.last_on_at = ti
                                 if ti < ra:
                                     o.restored_at = ti
-                                touch(o)
-                                k += 1
+                                if o is not touched:
+                                    touch(o)
+                                    touched = o
                                 continue
                     else:
                         # a meter whose gasp was lost, back while an incident
@@ -609,8 +617,9 @@ class Engine:
                                 if pend.retro and ti > pend.t_last:
                                     pend.t_last = ti
                                 incident_of[p] = pend
-                            pend.restored.setdefault(p, (ti, e))
-                            k += 1
+                            restored = pend.restored
+                            if p not in restored:
+                                restored[p] = (ti, e)
                             continue
                 seq.clock = after[step[k]]
                 restore(ti, eid[k], p)
@@ -626,7 +635,6 @@ class Engine:
                         # already dark evidence of that incident
                         last_t[p] = ti
                         is_dark[p] = 1
-                        k += 1
                         continue
                     # (an older incident of this meter, decided: it is out anew)
                     inc = find_incident(feeder_of[sp_node[p]], ti)
@@ -643,12 +651,13 @@ class Engine:
                                 inc.first_key = key
                                 inc.t_first = min(inc.t_first, ti)
                             incident_of[p] = inc
-                        k += 1
                         continue
                 seq.clock = after[step[k]]
                 gasp(ti, eid[k], p)
-            k += 1
-        return k
+            # a handler ran: forget what it may have changed
+            due = timers[0][0] if timers else inf
+            touched = None
+        return n
 
     def _apply(self, t: float, eid: str, sp: int, kind: int) -> None:
         if kind == _GASP:
