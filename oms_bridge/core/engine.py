@@ -107,6 +107,11 @@ def _drop(items: list[int], x: int, *, strict: bool = False) -> None:
         items.remove(x)
 
 
+#: the caches of :meth:`Engine._block` before they hold an incident (their
+#: feeder's range is empty then: never read)
+_NOWHERE = Incident(-1, math.nan, math.nan, (math.nan, ""))
+
+
 def _filed_at(inc: Incident) -> float:
     return inc.filed_at
 
@@ -150,6 +155,8 @@ class Engine:
         #: per feeder, its undecided incidents in the order of ``_incidents`` (a
         #: restore asks for one; usually there is none, and the answer is quick)
         self._pending: dict[int, list[Incident]] = {}
+        #: per feeder, its service points [lo, hi) (pre-order: one range each)
+        self._feeder_spans = self._spans()
         #: per feeder, sorted times at which outages began to come back
         self._restore_times: dict[int, list[float]] = {}
         #: per feeder, restores of meters no outage claimed: (time, meter, event id)
@@ -177,6 +184,18 @@ class Engine:
         #: event time passing): scheduled again afterwards, not run
         self._flushing = False
         self._deferred: list[tuple[float, Any, object]] = []
+
+    def _spans(self) -> list[tuple[int, int]]:
+        """Per feeder, the service points [lo, hi) of its root, all of that feeder
+        (pre-order); an empty range where that does not hold (never assumed)."""
+        topo, tree = self.topology, self._tree
+        sp_feeder = topo.node_feeder[topo.sp_node]
+        spans = []
+        for f, root in enumerate(topo.feeder_root.tolist()):
+            lo, hi = (tree.sp_lo[root], tree.sp_hi[root]) if root >= 0 else (0, 0)
+            ok = 0 <= lo <= hi <= len(sp_feeder) and bool((sp_feeder[lo:hi] == f).all())
+            spans.append((lo, hi) if ok else (0, 0))
+        return spans
 
     # ================================================================ ingest
     def _meter_map(self) -> dict[str, int]:
@@ -541,9 +560,12 @@ class Engine:
         loop over a few locals instead of a chain of calls per event.
 
         Between two handler calls nothing but this loop changes the engine,
-        and it never schedules a timer nor touches an outage but the one it
-        touched last: so the next timer's time and that outage hold until
-        the next handler call, which forgets them.
+        and it never files, decides or resolves an incident nor schedules a
+        timer: so the next timer's time, the incident last found for a
+        feeder by :meth:`_find_incident` or :meth:`_find_pending` (while it
+        is that feeder's newest one, it is the answer whenever its own
+        window and filing time take the event) and the restoring outage
+        last touched hold until the next handler call, which forgets them.
         """
         n = len(t)
         last_t, is_dark, incident_of = self._last_t, self._is_dark, self._incident_of
@@ -552,12 +574,19 @@ class Engine:
         tree = self._tree
         feeder_of, sp_node = tree.feeder, tree.sp_node
         find_incident, find_pending = self._find_incident, self._find_pending
+        incidents, pendings, spans = self._incidents, self._pending, self._feeder_spans
         gasp, restore, seq = self._gasp, self._restore, self._seq
         restoring = Phase.RESTORING
         gap, hold = self._gap, self._hold
+        gap2 = 2 * gap
         inf = math.inf
         due = timers[0][0] if timers else inf
-        touched = None   # the restoring outage last touched (see above)
+        # the caches (see above): an incident and its feeder's service points
+        # [lo, hi) for gasps (c_*) and for restores (r_*), the outage touched
+        c_inc = r_inc = _NOWHERE
+        pend: Incident | None
+        c_lo = c_hi = r_lo = r_hi = 0
+        touched = None
         for k in range(k, n):  # noqa: B020, PLR1704 - k is returned where the loop stops
             ti = t[k]
             if late[k] or due < ti:
@@ -605,7 +634,16 @@ class Engine:
                     else:
                         # a meter whose gasp was lost, back while an incident
                         # of its feeder is pending: dark evidence of it
-                        pend = find_pending(feeder_of[sp_node[p]], ti)
+                        if (r_lo <= p < r_hi
+                                and ti - hold - gap <= r_inc.filed_at <= ti + gap2
+                                and r_inc.t_first - gap <= ti <= r_inc.t_first + hold):
+                            pend = r_inc
+                        else:
+                            f = feeder_of[sp_node[p]]
+                            pend = find_pending(f, ti)
+                            if pend is not None and pendings[f][-1] is pend:
+                                r_inc = pend
+                                r_lo, r_hi = spans[f]
                         if pend is not None:
                             last_t[p] = ti
                             is_dark[p] = 0
@@ -637,8 +675,20 @@ class Engine:
                         is_dark[p] = 1
                         continue
                     # (an older incident of this meter, decided: it is out anew)
-                    inc = find_incident(feeder_of[sp_node[p]], ti)
-                    if inc is not None and not inc.decided and not inc.outages:
+                    if (c_lo <= p < c_hi
+                            and ti - hold - gap <= c_inc.filed_at <= ti + gap2
+                            and c_inc.t_first - gap <= ti <= c_inc.t_last + gap
+                            and ti <= c_inc.t_first + hold):
+                        inc = c_inc
+                    else:
+                        f = feeder_of[sp_node[p]]
+                        inc = find_incident(f, ti)
+                        if inc is None or inc.decided or inc.outages:
+                            inc = None
+                        elif incidents[f][-1] is inc:
+                            c_inc = inc
+                            c_lo, c_hi = spans[f]
+                    if inc is not None:
                         last_t[p] = ti
                         is_dark[p] = 1
                         dark = inc.dark
@@ -656,6 +706,7 @@ class Engine:
                 gasp(ti, eid[k], p)
             # a handler ran: forget what it may have changed
             due = timers[0][0] if timers else inf
+            c_hi = r_hi = 0
             touched = None
         return n
 
