@@ -110,6 +110,7 @@ def _drop(items: list[int], x: int, *, strict: bool = False) -> None:
 #: the caches of :meth:`Engine._block` before they hold an incident (their
 #: feeder's range is empty then: never read)
 _NOWHERE = Incident(-1, math.nan, math.nan, (math.nan, ""))
+_NO_OUTAGE = Outage("", -1, -1, -1, 0, 0, math.nan, None)
 
 
 def _filed_at(inc: Incident) -> float:
@@ -157,6 +158,8 @@ class Engine:
         self._pending: dict[int, list[Incident]] = {}
         #: per feeder, its service points [lo, hi) (pre-order: one range each)
         self._feeder_spans = self._spans()
+        #: incidents filed so far (the inline loop's caches last until the next)
+        self._filings = 0
         #: per feeder, sorted times at which outages began to come back
         self._restore_times: dict[int, list[float]] = {}
         #: per feeder, restores of meters no outage claimed: (time, meter, event id)
@@ -561,11 +564,14 @@ class Engine:
 
         Between two handler calls nothing but this loop changes the engine,
         and it never files, decides or resolves an incident nor schedules a
-        timer: so the next timer's time, the incident last found for a
-        feeder by :meth:`_find_incident` or :meth:`_find_pending` (while it
-        is that feeder's newest one, it is the answer whenever its own
-        window and filing time take the event) and the restoring outage
-        last touched hold until the next handler call, which forgets them.
+        timer: so the next timer's time and the restoring outage it touched
+        last (its fields as read) hold until the next handler call, which
+        forgets them. The incident last found for a feeder by
+        :meth:`_find_incident` or :meth:`_find_pending`, while it is that
+        feeder's newest one, is the answer whenever its own window and
+        filing time take the event; it stays undecided and without outages
+        until a timer fires (a handler resolves decided incidents only), so
+        it is kept until a handler files an incident.
         """
         n = len(t)
         last_t, is_dark, incident_of = self._last_t, self._is_dark, self._incident_of
@@ -586,7 +592,11 @@ class Engine:
         c_inc = r_inc = _NOWHERE
         pend: Incident | None
         c_lo = c_hi = r_lo = r_hi = 0
-        touched = None
+        filings = self._filings
+        # the restoring outage touched last: its slot (-2: none), the outage, its
+        # start, known-on set, AMI meters, last and first restore, evidence
+        o_slot, o_out, o_start, o_known = -2, _NO_OUTAGE, inf, _NO_OUTAGE.known_on
+        o_ami, o_last, o_ra, o_add = 0, inf, inf, _NO_OUTAGE.on_events.add
         for k in range(k, n):  # noqa: B020, PLR1704 - k is returned where the loop stops
             ti = t[k]
             if late[k] or due < ti:
@@ -607,7 +617,24 @@ class Engine:
                             restored[p] = (ti, eid[k])
                         continue
                     slot = own[p]
-                    if slot >= 0:
+                    if slot == o_slot:
+                        # the outage of the last path below, restoring still
+                        if ti >= o_start:
+                            if p in o_known:
+                                last_t[p] = ti
+                                is_dark[p] = 0
+                                continue
+                            if len(o_known) + 1 < o_ami:
+                                last_t[p] = ti
+                                is_dark[p] = 0
+                                o_known.add(p)
+                                o_add(ti, p, eid[k])
+                                if ti > o_last:
+                                    o_out.last_on_at = o_last = ti
+                                if ti < o_ra:
+                                    o_out.restored_at = o_ra = ti
+                                continue
+                    elif slot >= 0:
                         o = slots[slot]
                         assert o is not None
                         if ti >= o.started_at:
@@ -622,14 +649,15 @@ class Engine:
                                 last_t[p] = ti
                                 is_dark[p] = 0
                                 known.add(p)
-                                o.on_events.add(ti, p, eid[k])
+                                o_add = o.on_events.add
+                                o_add(ti, p, eid[k])
                                 if ti > o.last_on_at:
                                     o.last_on_at = ti
                                 if ti < ra:
-                                    o.restored_at = ti
-                                if o is not touched:
-                                    touch(o)
-                                    touched = o
+                                    o.restored_at = ra = ti
+                                touch(o)
+                                o_slot, o_out, o_start, o_known = slot, o, o.started_at, known
+                                o_ami, o_last, o_ra = o.ami_affected, o.last_on_at, ra
                                 continue
                     else:
                         # a meter whose gasp was lost, back while an incident
@@ -704,10 +732,13 @@ class Engine:
                         continue
                 seq.clock = after[step[k]]
                 gasp(ti, eid[k], p)
-            # a handler ran: forget what it may have changed
+            # a handler ran: forget what it may have changed (an incident found
+            # stays the answer unless one was filed since)
             due = timers[0][0] if timers else inf
-            c_hi = r_hi = 0
-            touched = None
+            o_slot = -2
+            if self._filings != filings:
+                filings = self._filings
+                c_hi = r_hi = 0
         return n
 
     def _apply(self, t: float, eid: str, sp: int, kind: int) -> None:
@@ -747,6 +778,7 @@ class Engine:
     def _new_incident(self, feeder: int, t: float, eid: str, *,
                       retro: bool = False) -> Incident:
         inc = Incident(feeder, t, t, (t, eid), retro=retro)
+        self._filings += 1
         lst = self._incidents.setdefault(feeder, [])
         starts = self._starts.setdefault(feeder, [])
         at = bisect_right(starts, t)
