@@ -278,8 +278,11 @@ class Scorer:
         self._lg_pairs: dict[tuple[float, float], NDArray[np.float64]] = {}
         # the scalar programmes' :meth:`loglik` / :meth:`loglik_restored` by
         # (k, n) for devices of fewer than _MEMO_N meters (a few thousand pairs
-        # cover nearly every device scored), and their service-point scores
-        self._memo: tuple[dict[tuple[int, int], float], dict[tuple[int, int], float]] = ({}, {})
+        # cover nearly every device scored), and their service-point scores:
+        # flat lists at ``n * _MEMO_N + k`` (a list read, no key tuple), filled
+        # on demand
+        self._memo: tuple[list[float | None], list[float | None]] = (
+            [None] * (_MEMO_N * _MEMO_N), [None] * (_MEMO_N * _MEMO_N))
         self._sp_scores = (self.sp_score, self.sp_log_prior + self.loglik_restored(1, 1))
 
     def _inherit_priors_scalar(self, own: list[float]) -> NDArray[np.float64]:
@@ -424,12 +427,19 @@ class Scorer:
             if candidate[v] and v not in forbidden:
                 # excluded meters are a count (>= 0): with every meter dark it
                 # cannot change n, so it is not asked
-                n = max(ami[v] - excluded(v), k) if ami[v] > k else k
-                ll = memo.get((k, n))
-                if ll is None:
+                n = ami[v]
+                if n > k:
+                    n -= excluded(v)
+                    if n < k:  # noqa: PLR1730 (a builtin call costs more here)
+                        n = k
+                else:
+                    n = k
+                if n < _MEMO_N:
+                    ll = memo[n * _MEMO_N + k]
+                    if ll is None:
+                        ll = memo[n * _MEMO_N + k] = loglik(k, n)
+                else:
                     ll = loglik(k, n)
-                    if n < _MEMO_N:
-                        memo[k, n] = ll
                 open_score = log_prior[v] + ll
                 if open_score >= split:
                     score = open_score
@@ -443,7 +453,8 @@ class Scorer:
             if gain is not None and gain >= 0:
                 up = parent[v]
                 lose_up = -opened.get(up, -math.inf) if up >= 0 else math.inf
-                out.append(Choice(v, -1, self._collect(v, direct, children), min(gain, lose_up)))
+                out.append(Choice(v, -1, self._collect(v, direct, children),
+                                  lose_up if lose_up < gain else gain))
                 continue
             for sp in direct.get(v, ()):
                 out.append(Choice(-1, sp, [sp], -gain if gain is not None else 10.0))
@@ -586,7 +597,10 @@ class Scorer:
         meter came back is no bad luck); else ``restore_rate`` serves for all.
         """
         tree = self.tree
-        if top < 0 or not dark:
+        least = self.tuning.min_nested_meters
+        if top < 0 or len(dark) < least or not dark:
+            # (fewer dark meters than a nested outage needs: none can be found,
+            # and no candidate is asked about; half the settles of a storm)
             return [], sorted(dark)
         if len(dark) >= self.vector_min and tree.preorder:
             d = _increasing(dark, len(tree.sp_node))
@@ -595,7 +609,12 @@ class Scorer:
         parent, sp_node, ami = tree.parent, tree.sp_node, self._ami
         direct: dict[int, list[int]] = {}
         for sp in dark:
-            direct.setdefault(sp_node[sp], []).append(sp)
+            node = sp_node[sp]
+            lst = direct.get(node)
+            if lst is None:
+                direct[node] = [sp]
+            else:
+                lst.append(sp)
         children: dict[int, list[int]] = {}
         seen: set[int] = set()
         for node in direct:
@@ -603,7 +622,11 @@ class Scorer:
             while v != top and v not in seen and v >= 0:
                 seen.add(v)
                 up = parent[v]
-                children.setdefault(up, []).append(v)
+                kids = children.get(up)
+                if kids is None:
+                    children[up] = [v]
+                else:
+                    kids.append(v)
                 v = up
         count: dict[int, int] = {}
         for v in sorted(seen, reverse=True):
@@ -612,23 +635,35 @@ class Scorer:
                 k += count[c]
             count[v] = k
         lost, threshold = self._nested_bounds(restore_rate, self._family(top, len(seen)))
-        least = self.tuning.min_nested_meters
         found: list[Choice] = []
         covered: set[int] = set()
+        candidate = tree.candidate
         stack = sorted(children.get(top, ()), reverse=True)
         while stack:
             v = stack.pop()
             k = count[v]
-            if tree.candidate[v] and k >= least:
+            if candidate[v] and k >= least:
                 n = ami[v] - excluded(v)
                 # log P(all n restores lost)
-                evidence = n * (lost if on_counts is None else _lost_outside(on_counts, n))
+                if on_counts is None:
+                    evidence = n * lost
+                else:
+                    # _lost_outside(on_counts, n), inlined (comparisons, not
+                    # max/min: the same values)
+                    known, affected = on_counts
+                    rest = affected - n
+                    rate = known / (rest if rest >= 1 else 1)
+                    rate = 0.3 if rate < 0.3 else rate
+                    rate = 0.995 if rate > 0.995 else rate
+                    evidence = n * math.log(1.0 - rate)
                 if k >= n >= least and evidence < threshold:
                     members = self._collect(v, direct, children)
                     found.append(Choice(v, -1, members, threshold - evidence))
                     covered.update(members)
                     continue
             stack.extend(sorted(children.get(v, ()), reverse=True))
+        if not covered:
+            return found, sorted(dark)
         stragglers = sorted(sp for sp in dark if sp not in covered)
         return found, stragglers
 
