@@ -421,12 +421,16 @@ class OutageBook:
         if o.node < 0:
             return []
         keys, sp_keys = self._node_keys, self._sp_keys
+        end = self.tree.end[o.node]
         a = bisect_right(keys, o.node)
-        b = bisect_left(keys, self.tree.end[o.node], a)
         c = bisect_left(sp_keys, o.lo)
+        # (most outages: nothing open inside, told by the first key after each
+        # start without the second binary search)
+        if ((a == len(keys) or keys[a] >= end)
+                and (c == len(sp_keys) or sp_keys[c] >= o.hi)):
+            return []
+        b = bisect_left(keys, end, a)
         d = bisect_left(sp_keys, o.hi, c)
-        if a == b and c == d:
-            return []   # (most outages: nothing open inside)
         nodes = keys[a:b]
         if len(nodes) > 1:
             nodes.sort(key=self._node_serial.__getitem__)   # dict order, as before
@@ -547,8 +551,10 @@ class OutageBook:
     def touch(self, o: Outage, change: str = "updated") -> None:
         oid = o.outage_id
         was = self._changes.get(oid)
-        # "created" stays; so does a change already recorded (no dict write)
-        if was not in (change, "created") and oid in self.by_id:
+        # "created" stays; so does a change already recorded (no dict write).
+        # (Two comparisons: ``was not in (change, "created")`` builds a tuple
+        # every call, and this runs for nearly every event.)
+        if was != change and was != "created" and oid in self.by_id:  # noqa: PLR1714
             self._changes[oid] = change
 
     def remove(self, o: Outage, merged_into: Outage) -> None:
