@@ -115,20 +115,46 @@ def parse_timestamp(text: str) -> float:
 
 def format_time(epoch_s: float | None) -> str | None:
     """Contract form of an event time: ``2026-11-26T07:00:03.120Z`` (ms, UTC)."""
-    if epoch_s is None or not math.isfinite(epoch_s):
+    if epoch_s is None:
         return None
-    return _format_finite(epoch_s)
+    # (an outage's few times are written again at every change it sees: a
+    # plain dict read, cheaper than an lru_cache call; equal keys such as 0.0
+    # and -0.0 or 5 and 5.0 are written alike)
+    text = _FORMATTED.get(epoch_s)
+    if text is None:
+        if not math.isfinite(epoch_s):
+            return None
+        if len(_FORMATTED) >= _FORMATTED_MAX:
+            _FORMATTED.clear()
+        text = _FORMATTED[epoch_s] = _format_finite(epoch_s)
+    return text
 
 
-@functools.lru_cache(maxsize=8192)
+#: times already written (bounded: cleared when full)
+_FORMATTED: dict[float, str] = {}
+_FORMATTED_MAX = 8192
+
+
 def _format_finite(epoch_s: float) -> str:
-    """(An outage's few times are written again at every change it sees.)"""
-    ms = round(epoch_s * 1000.0)
-    seconds, milli = divmod(ms, 1000)
-    day, second = divmod(seconds, 86_400)
-    hour, second = divmod(second, 3600)
-    minute, second = divmod(second, 60)
-    return f"{_day_text(day)}T{hour:02d}:{minute:02d}:{second:02d}.{milli:03d}Z"
+    seconds, milli = divmod(round(epoch_s * 1000.0), 1000)
+    # the text up to the second is shared by the times of that second (a
+    # storm's few hours hold some thousands); the milliseconds are a table read
+    text = _SECONDS.get(seconds)
+    if text is None:
+        if len(_SECONDS) >= _SECONDS_MAX:
+            _SECONDS.clear()
+        day, second = divmod(seconds, 86_400)
+        hour, second = divmod(second, 3600)
+        minute, second = divmod(second, 60)
+        text = _SECONDS[seconds] = f"{_day_text(day)}T{hour:02d}:{minute:02d}:{second:02d}"
+    return text + _MILLIS[milli]
+
+
+#: ``YYYY-MM-DDTHH:MM:SS`` by epoch second (bounded: cleared when full)
+_SECONDS: dict[int, str] = {}
+_SECONDS_MAX = 65_536
+#: ``.mmmZ`` by millisecond
+_MILLIS: tuple[str, ...] = tuple(f".{m:03d}Z" for m in range(1000))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -107,17 +107,21 @@ class Topology:
         )
 
     # ------------------------------------------------------------ look-ups
+    # (``.item`` gives the bytes, trailing NULs stripped as a scalar's are,
+    # without making a numpy scalar first)
     def node_id(self, node: int) -> str:
-        return bytes(self.node_ids[node]).decode("utf-8")
+        raw: bytes = self.node_ids.item(node)
+        return raw.decode("utf-8")
 
     def node_kind_of(self, node: int) -> DeviceKind:
         return DeviceKind.from_code(int(self.node_kind[node]))
 
     def sp_id(self, sp: int) -> str:
-        return bytes(self.sp_ids[sp]).decode("utf-8")
+        raw: bytes = self.sp_ids.item(sp)
+        return raw.decode("utf-8")
 
     def meter_id(self, sp: int) -> str | None:
-        raw = bytes(self.sp_meter[sp])
+        raw: bytes = self.sp_meter.item(sp)
         return raw.decode("utf-8") if raw else None
 
     def feeder_of_node(self, node: int) -> str:
