@@ -244,6 +244,10 @@ class Outage:
 
 #: service points up to which an owner hand-over loops instead of using numpy
 _SHORT = 32
+#: a hand-over of more service points than _TINY, up to _UNIFORM, first checks
+#: whether they all change owner (one slice write then)
+_TINY = 4
+_UNIFORM = 256
 
 #: shared by compacted outages (never written: see :meth:`Outage.compact`)
 _NO_METERS: set[int] = set()
@@ -361,14 +365,20 @@ class OutageBook:
         (a short range, a transformer's, in a loop: numpy's setup costs more)."""
         was = old.slot if old is not None else -1
         now = new.slot if new is not None else -1
-        if hi - lo <= _SHORT:
-            own = self._own
+        own = self._own
+        width = hi - lo
+        if _TINY < width <= _UNIFORM and own[lo:hi].count(was) == width:
+            # the usual case, nothing open inside: a count and a slice write
+            # (C loops, no numpy set-up)
+            own[lo:hi] = array("i", (now,)) * width
+            return
+        if width <= _SHORT:
             for s in range(lo, hi):
                 if own[s] == was:
                     own[s] = now
             return
-        seg = self._own_np[lo:hi]
-        seg[seg == was] = now
+        part = self._own_np[lo:hi]
+        part[part == was] = now
 
     def _node_owner(self, v: int) -> Outage | None:
         """The open outage at node ``v`` or nearest above it (``v`` may be -1).

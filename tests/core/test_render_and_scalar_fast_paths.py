@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import math
+import random
 import struct
 from datetime import UTC, datetime
 
@@ -135,3 +136,44 @@ def test_times_of_one_second_and_full_caches(monkeypatch: pytest.MonkeyPatch) ->
     for bad in (math.inf, -math.inf, math.nan):
         assert format_time(bad) is None
         assert format_time(bad) is None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_owner_hand_overs_of_every_width(seed: int) -> None:
+    """Owners stay those of a walk up the open index, for hand-overs of a few
+    service points (a loop), of some dozens to hundreds (one slice write when
+    all change owner) and of more (numpy), with outages open inside or not."""
+    rng = random.Random(seed)
+    b = TopologyBuilder()
+    f = b.feeder("F")
+    nodes = [f]
+    for i, size in enumerate([2, 4, 5, 6, 20, 33, 40, 100, 257, 300]):
+        up = b.device(f"R{i}", "recloser", f)
+        x = b.device(f"T{i}", "transformer", up)
+        nodes += [up, x]
+        for j in range(size):
+            b.service_point(f"SP{i}-{j}", x if j % 3 else up, meter=f"M{i}-{j}")
+    topo = b.build()
+    tree = TreeIndex(topo)
+    book = OutageBook(tree)
+    open_: dict[tuple[int, int], Outage] = {}
+    for step in range(120):
+        if open_ and rng.random() < 0.4:
+            o = open_.pop(rng.choice(sorted(open_)))
+            book.remove_open(o)
+        elif rng.random() < 0.7:
+            v = rng.randrange(topo.n_nodes)
+            if (v, -1) in open_:
+                continue
+            o = Outage(f"N{step}", 0, v, -1, tree.sp_lo[v], tree.sp_hi[v], 0.0, None)
+            book.add_open(o)
+            open_[v, -1] = o
+        else:
+            sp = rng.randrange(topo.n_service_points)
+            if (-1, sp) in open_:
+                continue
+            o = Outage(f"S{step}", 0, -1, sp, sp, sp + 1, 0.0, None)
+            book.add_open(o)
+            open_[-1, sp] = o
+        for sp in range(topo.n_service_points):
+            assert book.owner_of(sp) is book.owner_walk(sp)
