@@ -557,7 +557,8 @@ class Engine:
 
         Most events of a storm take the plainest path through :meth:`_gasp`
         or :meth:`_restore`: a restore of a meter whose outage is already
-        coming back, a gasp joining an incident still in its hold window.
+        coming back (a straggler of a closed outage too, verified there), a
+        gasp joining an incident still in its hold window.
         Those are done here inline, with exactly the effects the handlers
         would have, and everything else goes to the handlers themselves; a
         loop over a few locals instead of a chain of calls per event.
@@ -686,6 +687,48 @@ class Engine:
                             restored = pend.restored
                             if p not in restored:
                                 restored[p] = (ti, e)
+                            continue
+                else:
+                    # a straggler of a closed outage, its meter owned by an
+                    # outage already restoring that this restore does not
+                    # complete: _mark_on of the owner, then _verify of the
+                    # straggler (restored=False, on_at=t: never a nested
+                    # outage, never a timer), touched in that order
+                    inc = incident_of[p]
+                    slot = own[p]
+                    if slot >= 0 and (inc is None or inc.decided):
+                        o = slots[slot]
+                        assert o is not None
+                        known = o.known_on
+                        ra = o.restored_at
+                        if (ti >= o.started_at and p not in known and ra is not None
+                                and o.phase is restoring and len(known) + 1 < o.ami_affected):
+                            last_t[p] = ti
+                            is_dark[p] = 0
+                            known.add(p)
+                            o_add = o.on_events.add
+                            o_add(ti, p, eid[k])
+                            if ti > o.last_on_at:
+                                o.last_on_at = ti
+                            if ti < ra:
+                                o.restored_at = ra = ti
+                            touch(o)
+                            o_slot, o_out, o_start, o_known = slot, o, o.started_at, known
+                            o_ami, o_last, o_ra = o.ami_affected, o.last_on_at, ra
+                            s = stragglers.pop(p)
+                            unverified = s.unverified
+                            i = bisect_left(unverified, p)
+                            if i < len(unverified) and unverified[i] == p:
+                                del unverified[i]
+                            else:
+                                _drop(unverified, p)
+                            if not s.compacted:   # (shared empty sets once compacted)
+                                s.known_on.add(p)
+                            if ti > s.last_on_at:
+                                s.last_on_at = ti
+                            if not unverified and s.confirmed_at is None:
+                                s.confirmed_at = self._on_time(s, ti)
+                            touch(s)
                             continue
                 seq.clock = after[step[k]]
                 restore(ti, eid[k], p)
