@@ -1034,8 +1034,15 @@ class Engine:
             book.remove_open(o)
         choices = self._scorer.solve(sorted(inc.dark), excluded=book.excluded_ami,
                                      forbidden_sps=inc.known_on)
-        keyed = sorted(((min(map(inc.dark.__getitem__, ch.dark)), i, ch)
-                        for i, ch in enumerate(choices)), key=lambda x: (x[0], x[1]))
+        dark = inc.dark
+        if len(choices) == 1 and len(choices[0].dark) == len(dark):
+            # the usual answer, one device for it all: its dark meters are every
+            # key of ``dark`` (a choice's are distinct meters of the input), so
+            # their first evidence is the least of the values (no look-ups)
+            keyed = [(min(dark.values()), 0, choices[0])]
+        else:
+            keyed = sorted(((min(map(dark.__getitem__, ch.dark)), i, ch)
+                            for i, ch in enumerate(choices)), key=lambda x: (x[0], x[1]))
         used: set[int] = set()
         placed: list[tuple[Outage, Choice, bool]] = []
         feeder_id = self._feeder_ids[inc.feeder]
