@@ -1077,9 +1077,10 @@ class Engine:
                 book.remove(o, into)
         inc.outages = survivors
         inc.uncovered = 0
-        # restores read while it was pending, by meter (nothing below changes them)
-        restored = sorted(inc.restored.items())
-        restored_sps = [s for s, _ in restored]
+        # meters whose restores it read while pending, in order (the incident is
+        # decided: nothing writes its ``restored`` any more, below or later)
+        restored = inc.restored
+        restored_sps = sorted(restored)
         for o, ch, is_new in placed:
             o.reporting = len(ch.dark)
             clash = book.at_node.get(o.node) if o.node >= 0 else book.at_sp.get(o.sp)
@@ -1096,7 +1097,7 @@ class Engine:
                 o.known_on = {s for s in o.known_on if o.lo <= s < o.hi and book.owner_of(s) is o}
             a, b = bisect_left(restored_sps, o.lo), bisect_left(restored_sps, o.hi)
             if a < b:
-                self._mark_read(o, restored[a:b])
+                self._mark_read(o, restored_sps[a:b], restored)
             if is_new:
                 o.predicted_at = now
                 back = self._is_momentary(o)
@@ -1127,13 +1128,16 @@ class Engine:
         only = inc.restore_only
         return bool(only) and all(s in only for s in inc.dark if o.lo <= s < o.hi)
 
-    def _mark_read(self, o: Outage, restored: list[tuple[int, tuple[float, str]]]) -> None:
+    def _mark_read(self, o: Outage, sps: list[int],
+                   restored: dict[int, tuple[float, str]]) -> None:
         """:meth:`_mark_on` (no completion check) of the restores an incident read
-        while pending, for the meters of ``o`` it owns: one loop, not a call each."""
+        while pending (``restored``), of the meters ``sps`` in turn where ``o``
+        owns them: one loop, not a call each."""
         slot, own = o.slot, self._book.owner_slots
         known, on_events, started = o.known_on, o.on_events, o.started_at
         last_on, first_on = o.last_on_at, o.restored_at
-        for s, (tr, eid) in restored:
+        for s in sps:
+            tr, eid = restored[s]
             if tr >= started and own[s] == slot and s not in known:
                 known.add(s)
                 on_events.add(tr, s, eid)
