@@ -1291,11 +1291,7 @@ class Engine:
                 if (abs(t - o.restored_at) <= window and not o.lo <= sp < o.hi
                         and book.owner_of(sp) is None):
                     extra.setdefault(sp, (t, eid))
-        dark = inc.dark
-        if o.hi - o.lo < len(dark):   # scan the cheaper side (an incident of many outages)
-            told = {s for s in range(o.lo, o.hi) if s in dark} | o.known_on
-        else:
-            told = {s for s in dark if o.lo <= s < o.hi} | o.known_on
+        told = self._told(o, inc.dark)
         if not extra and (len(told) >= o.ami_affected or o.children or book.nested_open(o)
                           or not told or not self._below(o, min(told), max(told))):
             return
@@ -1334,6 +1330,18 @@ class Engine:
                         self._incident_of[sp] = None
         book.add_open(o)
         book.touch(o)
+
+    @staticmethod
+    def _told(o: Outage, dark: dict[int, tuple[float, str]]) -> set[int]:
+        """The meters of ``o`` that told: dark evidence (``dark``, its
+        incident's) in its range, or known on."""
+        if o.hi - o.lo < len(dark):   # scan the cheaper side (an incident of many outages)
+            return {s for s in range(o.lo, o.hi) if s in dark} | o.known_on
+        if dark and o.lo <= min(dark) and max(dark) < o.hi:
+            # every dark meter is in its range (the usual incident of one outage):
+            # all of them, added to a copy of the known set in one C-level pass
+            return o.known_on.union(dark)
+        return {s for s in dark if o.lo <= s < o.hi} | o.known_on
 
     def _below(self, o: Outage, first: int, last: int) -> bool:
         """Whether service points ``first..last`` all lie below one device (or are
