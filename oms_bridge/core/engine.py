@@ -1134,13 +1134,13 @@ class Engine:
         while pending (``restored``), of the meters ``sps`` in turn where ``o``
         owns them: one loop, not a call each."""
         slot, own = o.slot, self._book.owner_slots
-        known, on_events, started = o.known_on, o.on_events, o.started_at
+        known, add_on, started = o.known_on, o.on_events.add, o.started_at
         last_on, first_on = o.last_on_at, o.restored_at
         for s in sps:
             tr, eid = restored[s]
             if tr >= started and own[s] == slot and s not in known:
                 known.add(s)
-                on_events.add(tr, s, eid)
+                add_on(tr, s, eid)
                 if tr > last_on:
                     last_on = tr
                 if first_on is None:
@@ -1202,7 +1202,10 @@ class Engine:
             return
         self._restoration_move(o, due)
         book, tree = self._book, self._tree
-        skip = sorted((x.lo, x.hi) for x in book.nested_open(o))
+        # (asked once: nothing below opens or closes an outage before the loop
+        # over them)
+        inner = book.nested_open(o)
+        skip = sorted((x.lo, x.hi) for x in inner)
         known, is_ami = o.known_on, tree.sp_is_ami
         dark = self._still_dark(o, skip)
         if dark and o.restored_at is not None:
@@ -1220,7 +1223,7 @@ class Engine:
                                                 on_counts=(len(known), o.ami_affected))
         # meters held by a nested outage that may still move (its incident can be
         # re-solved) are not vouched for by it: never confirm on their account
-        for x in book.nested_open(o):
+        for x in inner:
             if x.incident is not None and not x.incident.frozen:
                 stragglers.extend(m for m in range(x.lo, x.hi) if is_ami[m] and m not in known
                                   and m not in x.known_on)
@@ -1370,8 +1373,8 @@ class Engine:
         book.remove_open(o)
         o.status = OutageStatus.MOMENTARY if self._is_momentary(o) else OutageStatus.RESTORED
         o.unverified = list(stragglers)
-        for s in stragglers:
-            book.stragglers[s] = o
+        # (one C-level pass: the same keys written in the same order as a loop)
+        book.stragglers.update(dict.fromkeys(stragglers, o))
         o.confirmed_at = None if stragglers else self._on_time(o, now)
         if o.ever_active:
             book.add_feed_item(o)
