@@ -693,7 +693,9 @@ class Engine:
                     # outage already restoring that this restore does not
                     # complete: _mark_on of the owner, then _verify of the
                     # straggler (restored=False, on_at=t: never a nested
-                    # outage, never a timer), touched in that order
+                    # outage, never a timer), touched in that order. The
+                    # owner's lines repeat those of the path above: a call
+                    # would cost what doing it inline saves
                     inc = incident_of[p]
                     slot = own[p]
                     if slot >= 0 and (inc is None or inc.decided):

@@ -10,38 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from oms_bridge.core.reorder import Sequencer
+from tests.core.test_reorder import record as _record
 
 # few distinct times: runs of equal times of every length; steps of 30 s (the
 # lateness) and more make events late or held over to later chunks
 _TIMES = st.sampled_from([0.0, 0.5, 1.0, 1.0, 2.0, 29.0, 30.0, 31.0, 45.0, 60.0, 61.0, 200.0])
 _IDS = st.sampled_from([f"E{i}" for i in range(40)])
-
-
-def _record(arrivals: list[tuple[float, str, int, int]], *,
-            bulk: int) -> list[tuple[object, ...]]:
-    """Applications and timer firings, in order, each with the clock (see test_reorder)."""
-    log: list[tuple[object, ...]] = []
-    seq: Sequencer
-
-    def fired(due: float, token: object) -> None:
-        log.append(("timer", due, token, seq.clock))
-
-    def on_event(t: float, eid: str, sp: int, kind: int) -> None:
-        log.append(("event", t, eid, sp, kind, seq.clock))
-        seq.schedule(t + (sp % 5) * 7.0 - 10.0, fired, eid)
-
-    seq = Sequencer(30.0, on_event)
-    if bulk:
-        for a in range(0, len(arrivals), bulk):
-            part = arrivals[a:a + bulk]
-            seq.push_many(np.array([x[0] for x in part], dtype=np.float64),
-                          [x[1] for x in part], np.array([x[2] for x in part], dtype=np.int64),
-                          np.array([x[3] for x in part], dtype=np.int8))
-    else:
-        for t, eid, sp, kind in arrivals:
-            seq.push(t, eid, sp, kind)
-    seq.flush()
-    return log
 
 
 @settings(max_examples=300, deadline=None)

@@ -11,9 +11,12 @@ from oms_bridge.core.reorder import Sequencer
 Arrival = tuple[float, int, int]   # (time, meter, kind)
 
 
-def _record(arrivals: list[Arrival], *, bulk: int) -> list[tuple[object, ...]]:
+def record(arrivals: list[tuple[float, str, int, int]], *,
+           bulk: int) -> list[tuple[object, ...]]:
     """What happened, in order: applications and timer firings, each with the clock.
-    Every event schedules a timer a little after itself, some already overdue."""
+    Every event schedules a timer a little after itself, some already overdue.
+    ``arrivals``: (time, event id, service point, kind); ``bulk``: pushed that
+    many at a time with ``push_many`` (0: one by one with ``push``)."""
     log: list[tuple[object, ...]] = []
     seq: Sequencer
 
@@ -25,18 +28,23 @@ def _record(arrivals: list[Arrival], *, bulk: int) -> list[tuple[object, ...]]:
         seq.schedule(t + (sp % 5) * 7.0 - 10.0, fired, eid)
 
     seq = Sequencer(30.0, on_event)
-    ids = [f"E{i:04d}" for i in range(len(arrivals))]
     if bulk:
         for a in range(0, len(arrivals), bulk):
             part = arrivals[a:a + bulk]
-            seq.push_many(np.array([x[0] for x in part], dtype=np.float64), ids[a:a + bulk],
-                          np.array([x[1] for x in part], dtype=np.int64),
-                          np.array([x[2] for x in part], dtype=np.int8))
+            seq.push_many(np.array([x[0] for x in part], dtype=np.float64),
+                          [x[1] for x in part], np.array([x[2] for x in part], dtype=np.int64),
+                          np.array([x[3] for x in part], dtype=np.int8))
     else:
-        for eid, (t, sp, kind) in zip(ids, arrivals, strict=True):
+        for t, eid, sp, kind in arrivals:
             seq.push(t, eid, sp, kind)
     seq.flush()
     return log
+
+
+def _record(arrivals: list[Arrival], *, bulk: int) -> list[tuple[object, ...]]:
+    """:func:`record`, the events numbered in arrival order."""
+    return record([(t, f"E{i:04d}", sp, kind) for i, (t, sp, kind) in enumerate(arrivals)],
+                  bulk=bulk)
 
 
 @settings(max_examples=200, deadline=None)
