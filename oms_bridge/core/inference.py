@@ -212,6 +212,19 @@ class Choice:
         return self.node
 
 
+def _by_node(dark: Iterable[int], sp_node: list[int]) -> dict[int, list[int]]:
+    """Dark service points grouped by the node they hang from, in input order."""
+    direct: dict[int, list[int]] = {}
+    for sp in dark:
+        node = sp_node[sp]
+        lst = direct.get(node)
+        if lst is None:
+            direct[node] = [sp]
+        else:
+            lst.append(sp)
+    return direct
+
+
 class Scorer:
     """Scores covers on one topology with fixed settings."""
 
@@ -378,14 +391,7 @@ class Scorer:
         sp_score = self._sp_scores[restored]
         tree = self.tree
         parent, sp_node = tree.parent, tree.sp_node
-        direct: dict[int, list[int]] = {}
-        for sp in dark:
-            node = sp_node[sp]
-            lst = direct.get(node)
-            if lst is None:
-                direct[node] = [sp]
-            else:
-                lst.append(sp)
+        direct = _by_node(dark, sp_node)
         if not direct:
             return []
         children: dict[int, list[int]] = {}
@@ -607,14 +613,7 @@ class Scorer:
             if d is not None and tree.sp_lo[top] <= d[0] and d[-1] < tree.sp_hi[top]:
                 return self._nested_vector(top, d, excluded, restore_rate, on_counts)
         parent, sp_node, ami = tree.parent, tree.sp_node, self._ami
-        direct: dict[int, list[int]] = {}
-        for sp in dark:
-            node = sp_node[sp]
-            lst = direct.get(node)
-            if lst is None:
-                direct[node] = [sp]
-            else:
-                lst.append(sp)
+        direct = _by_node(dark, sp_node)
         children: dict[int, list[int]] = {}
         seen: set[int] = set()
         for node in direct:
