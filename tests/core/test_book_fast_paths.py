@@ -14,6 +14,7 @@ import pytest
 from oms_bridge.core.inference import TreeIndex
 from oms_bridge.core.outages import Outage, OutageBook
 from oms_bridge.core.topology import Topology, TopologyBuilder
+from tests.core.test_outage_book import open_device, open_service_point, walk_excluded
 
 KINDS = ("breaker", "recloser", "sectionalizer", "fuse", "switch", "transformer")
 
@@ -30,19 +31,6 @@ def _random_tree(rng: random.Random) -> Topology:
         node = nodes[rng.randrange(len(nodes))]
         b.service_point(f"SP{i}", node, meter=f"M{i}" if rng.random() < 0.8 else None)
     return b.build()
-
-
-def _scan_excluded(book: OutageBook, tree: TreeIndex, node: int) -> tuple[int, int]:
-    ami = sps = 0
-    for o in [*book.at_node.values(), *book.at_sp.values()]:
-        pos = o.node if o.node >= 0 else tree.sp_node[o.sp]
-        v = pos
-        while v >= 0 and v != node:
-            v = tree.parent[v]
-        if v == node:
-            ami += o.ami_affected
-            sps += o.sp_affected
-    return ami, sps
 
 
 def _scan_nested(book: OutageBook, tree: TreeIndex, o: Outage) -> list[Outage]:
@@ -77,22 +65,17 @@ def test_counts_and_nesting_follow_every_change(seed: int) -> None:
                 continue
             book.add_open(o)
             open_.append(o)
-        elif nodes and r < 0.8:
-            v = rng.choice(nodes)
-            if v in book.at_node:
-                continue
-            o = Outage(f"O{step}", tree.feeder[v], v, -1, tree.sp_lo[v], tree.sp_hi[v], 0.0, None)
-            book.add_open(o)
-            open_.append(o)
         else:
-            sp = rng.randrange(topo.n_service_points)
-            if sp in book.at_sp:
+            if nodes and r < 0.8:
+                o = open_device(book, tree, rng.choice(nodes), f"O{step}")
+            else:
+                o = open_service_point(book, tree, rng.randrange(topo.n_service_points),
+                                       f"O{step}")
+            if o is None:
                 continue
-            o = Outage(f"O{step}", tree.sp_feeder(sp), -1, sp, sp, sp + 1, 0.0, None)
-            book.add_open(o)
             open_.append(o)
         for v in range(topo.n_nodes):
-            assert (book.excluded_ami(v), book.excluded_sp(v)) == _scan_excluded(book, tree, v)
+            assert (book.excluded_ami(v), book.excluded_sp(v)) == walk_excluded(book, tree, v)
         for o in open_:
             assert book.nested_open(o) == _scan_nested(book, tree, o)
     for o in list(open_):

@@ -39,7 +39,8 @@ def _walk_owner(book: OutageBook, tree: TreeIndex, sp: int) -> Outage | None:
     return None
 
 
-def _walk_excluded(book: OutageBook, tree: TreeIndex, node: int) -> tuple[int, int]:
+def walk_excluded(book: OutageBook, tree: TreeIndex, node: int) -> tuple[int, int]:
+    """Meters and service points of the open outages at or below ``node``, by a scan."""
     ami = sps = 0
     for o in [*book.at_node.values(), *book.at_sp.values()]:
         pos = o.node if o.node >= 0 else tree.sp_node[o.sp]
@@ -47,6 +48,24 @@ def _walk_excluded(book: OutageBook, tree: TreeIndex, node: int) -> tuple[int, i
             ami += o.ami_affected
             sps += o.sp_affected
     return ami, sps
+
+
+def open_device(book: OutageBook, tree: TreeIndex, v: int, oid: str) -> Outage | None:
+    """An outage of device ``v`` opened in the book (``None``: one is open there)."""
+    if v in book.at_node:
+        return None
+    o = Outage(oid, tree.feeder[v], v, -1, tree.sp_lo[v], tree.sp_hi[v], 0.0, None)
+    book.add_open(o)
+    return o
+
+
+def open_service_point(book: OutageBook, tree: TreeIndex, sp: int, oid: str) -> Outage | None:
+    """An outage of service point ``sp`` opened in the book (``None``: one is open there)."""
+    if sp in book.at_sp:
+        return None
+    o = Outage(oid, tree.sp_feeder(sp), -1, sp, sp, sp + 1, 0.0, None)
+    book.add_open(o)
+    return o
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -64,21 +83,16 @@ def test_memoised_lookups_follow_every_change(seed: int) -> None:
         elif open_ and rng.random() < 0.4:
             o = open_.pop(rng.randrange(len(open_)))
             book.remove_open(o)
-        elif rng.random() < 0.7:
-            v = rng.choice(nodes)
-            if v in book.at_node:
-                continue
-            o = Outage(f"O{step}", tree.feeder[v], v, -1, tree.sp_lo[v], tree.sp_hi[v], 0.0, None)
-            book.add_open(o)
-            open_.append(o)
         else:
-            sp = rng.randrange(topo.n_service_points)
-            if sp in book.at_sp:
+            if rng.random() < 0.7:
+                o = open_device(book, tree, rng.choice(nodes), f"O{step}")
+            else:
+                o = open_service_point(book, tree, rng.randrange(topo.n_service_points),
+                                       f"O{step}")
+            if o is None:
                 continue
-            o = Outage(f"O{step}", tree.sp_feeder(sp), -1, sp, sp, sp + 1, 0.0, None)
-            book.add_open(o)
             open_.append(o)
         for sp in range(topo.n_service_points):
             assert book.owner_of(sp) is _walk_owner(book, tree, sp)
         for v in range(topo.n_nodes):
-            assert (book.excluded_ami(v), book.excluded_sp(v)) == _walk_excluded(book, tree, v)
+            assert (book.excluded_ami(v), book.excluded_sp(v)) == walk_excluded(book, tree, v)
