@@ -8,10 +8,20 @@
    transformers; no GIS export, which is faster and enough for a replay) and
    simulate a storm over it, writing the compiled topology (``.npz``) and the
    first ``--events`` lines of the storm (JSONL, arrival order).
-2. In this process: time merely parsing every line with ``orjson.loads``
-   (reference), then the full replay (parse + normalise + engine + flush) via
-   ``oms_bridge.core.replay.replay``; print events/s for both, their ratio
-   (target >= 0.30) and the peak resident memory of this process (target < 2 GB).
+2. In a fresh process per round (``--rounds``, medians printed): time merely
+   parsing every line with ``orjson.loads`` (reference), then the full replay
+   (parse + normalise + engine + flush) as ``oms-bridge replay`` runs it
+   (``oms_bridge.split_replay.replay_with``: split over two processes where
+   two CPUs are free, see ``--workers``);
+   print events/s for both, their ratio (target >= 0.30), the CPU time of
+   every process of the replay, and the peak resident memory (target < 2 GB;
+   for a split replay, the sum of both processes' peaks, an upper bound, as
+   pages shared since the fork count twice).
+
+``--workers 1`` measures the engine on one core (``oms_bridge.core.replay.replay``);
+``--workers both`` measures both, alternated round by round. Each round is its
+own process, so no round inherits another's heap (a fork from a large heap
+costs copy-on-write faults) and each peak RSS is its own.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ import argparse
 import contextlib
 import importlib
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -87,14 +98,37 @@ def parse_only(path: Path) -> tuple[int, float, float]:
     return n, time.perf_counter() - t0, time.process_time() - c0
 
 
-def full_replay(topo: Any, path: Path) -> tuple[dict[str, Any], float, float]:
-    """The result, wall and CPU seconds."""
-    engine = importlib.import_module("oms_bridge.core.replay")
+def full_replay(topo: Any, path: Path, workers: int) -> tuple[dict[str, Any], float, float, int]:
+    """The result, wall and CPU seconds (every process), peak RSS bytes (summed)."""
+    split = importlib.import_module("oms_bridge.split_replay")
     settings_mod = importlib.import_module("oms_bridge.settings")
+    front: dict[str, float] = {}
     t0, c0 = time.perf_counter(), time.process_time()
     with path.open("rb") as fh:
-        result: dict[str, Any] = engine.replay(topo, fh, settings_mod.EngineSettings())
-    return result, time.perf_counter() - t0, time.process_time() - c0
+        if workers == 2:
+            result: dict[str, Any] = split.split_replay(topo, fh, settings_mod.EngineSettings(),
+                                                        front_usage=front)
+        else:
+            result = split.replay_with(topo, fh, settings_mod.EngineSettings(), workers=1)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    return result, wall, cpu + front.get("cpu_s", 0.0), rss + int(front.get("max_rss_bytes", 0))
+
+
+def measure(workdir: Path, workers: int) -> dict[str, Any]:
+    """One round, in a fresh process: parse only, then one replay."""
+    from oms_bridge.core.topology import Topology  # noqa: PLC0415
+
+    topo = Topology.from_bytes((workdir / "topology.npz").read_bytes())
+    events = workdir / "events.jsonl"
+    n, t_parse, c_parse = parse_only(events)
+    result, t_full, c_full, rss = full_replay(topo, events, workers)
+    return {"workers": workers, "lines": n, "parse_s": t_parse, "parse_cpu_s": c_parse,
+            "replay_s": t_full, "replay_cpu_s": c_full, "rss_bytes": rss,
+            "ratio": t_parse / t_full, "events": result.get("events", {}),
+            "outages": len(result.get("outages", [])),
+            "restorations": len(result.get("restorations", [])),
+            "topology_mb": topo.nbytes / 1e6, "file_mb": events.stat().st_size / 1e6}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,11 +138,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workdir", type=Path, default=REPO / "bench" / "out" / "replay")
     ap.add_argument("--reuse", action="store_true", help="reuse files from an earlier run")
+    ap.add_argument("--workers", choices=("auto", "1", "2", "both"), default="auto",
+                    help="replay in one process, split over two (auto: two where two "
+                         "CPUs are free, as oms-bridge replay does), or both, alternated")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds (each a fresh process: parse, then replay); medians printed")
     ap.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--measure", type=int, choices=(1, 2), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     if args.generate_only:
         generate(args.workdir, args.events, args.meters, args.seed)
+        return 0
+    if args.measure:
+        print(orjson.dumps(measure(args.workdir, args.measure)).decode())
         return 0
     events = args.workdir / "events.jsonl"
     if not (args.reuse and events.is_file()):
@@ -118,33 +161,54 @@ def main(argv: list[str] | None = None) -> int:
                         str(args.events), "--meters", str(args.meters), "--seed",
                         str(args.seed), "--workdir", str(args.workdir)], check=True)
         print(f"  ({time.perf_counter() - t0:.1f} s)")
-    from oms_bridge.core.topology import Topology  # noqa: PLC0415
-
-    topo = Topology.from_bytes((args.workdir / "topology.npz").read_bytes())
-    print(f"events file: {events.stat().st_size / 1e6:.0f} MB; topology arrays "
-          f"{topo.nbytes / 1e6:.0f} MB")
-    n, t_parse, c_parse = parse_only(events)
-    print(f"orjson parse only : {n:>10,} lines in {t_parse:6.2f} s = {n / t_parse:>10,.0f} /s"
-          f"  (CPU {c_parse:6.2f} s)")
-    try:
-        result, t_full, c_full = full_replay(topo, events)
-    except ModuleNotFoundError as exc:
-        print(f"engine not available ({exc}); nothing more to measure")
-        return 2
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
-    ratio = (n / t_full) / (n / t_parse)
-    print(f"full replay       : {n:>10,} lines in {t_full:6.2f} s = {n / t_full:>10,.0f} /s"
-          f"  (CPU {c_full:6.2f} s)")
-    print(f"ratio replay/parse: {ratio:.3f} (target >= {TARGET_RATIO}); "
-          f"in CPU time {c_parse / c_full:.3f} (steadier on a busy machine)")
-    print(f"peak RSS          : {rss / 1024**2:,.0f} MB "
-          f"(target < {TARGET_RSS_BYTES / 1024**3:.0f} GB)")
-    counts = result.get("events", {})
-    print(f"engine counted    : {counts}; outages {len(result.get('outages', [])):,}, "
-          f"restorations {len(result.get('restorations', [])):,}")
-    ok = ratio >= TARGET_RATIO and rss < TARGET_RSS_BYTES
+    split = importlib.import_module("oms_bridge.split_replay")
+    if args.workers == "both":
+        modes = [1, 2]
+    else:
+        modes = [int(args.workers) if args.workers != "auto" else
+                 (2 if split.can_split() else 1)]
+    runs: dict[int, list[dict[str, Any]]] = {m: [] for m in modes}
+    for r in range(max(1, args.rounds)):
+        for workers in modes:
+            out = subprocess.run([sys.executable, __file__, "--measure", str(workers),
+                                  "--workdir", str(args.workdir)],
+                                 check=True, capture_output=True, text=True).stdout
+            m = orjson.loads(out.strip().splitlines()[-1])
+            runs[workers].append(m)
+            if r == 0 and workers == modes[0]:
+                print(f"events file: {m['file_mb']:.0f} MB; topology arrays "
+                      f"{m['topology_mb']:.0f} MB; {m['lines']:,} lines")
+            print(f"round {r + 1}, {_how(workers):<31}: parse {m['parse_s']:5.2f} s, replay "
+                  f"{m['replay_s']:5.2f} s (CPU {m['replay_cpu_s']:5.2f} s), ratio "
+                  f"{m['ratio']:.3f}, peak RSS {m['rss_bytes'] / 1024**2:,.0f} MB")
+    ok = True
+    for workers, ms in runs.items():
+        n = ms[0]["lines"]
+        t_parse = statistics.median(m["parse_s"] for m in ms)
+        c_parse = statistics.median(m["parse_cpu_s"] for m in ms)
+        t_full = statistics.median(m["replay_s"] for m in ms)
+        c_full = statistics.median(m["replay_cpu_s"] for m in ms)
+        ratio = statistics.median(m["ratio"] for m in ms)
+        rss = max(m["rss_bytes"] for m in ms)
+        print(f"\n{_how(workers)}, medians of {len(ms)} round(s):")
+        print(f"orjson parse only : {n:>10,} lines in {t_parse:6.2f} s = {n / t_parse:>10,.0f} /s"
+              f"  (CPU {c_parse:6.2f} s)")
+        print(f"full replay       : {n:>10,} lines in {t_full:6.2f} s = {n / t_full:>10,.0f} /s"
+              f"  (CPU {c_full:6.2f} s, every process)")
+        print(f"ratio replay/parse: {ratio:.3f} (target >= {TARGET_RATIO}; median of the "
+              f"rounds' own ratios); parse CPU / replay CPU {c_parse / c_full:.3f}")
+        print(f"peak RSS          : {rss / 1024**2:,.0f} MB, the most of any round "
+              f"(target < {TARGET_RSS_BYTES / 1024**3:.0f} GB)")
+        last = ms[-1]
+        print(f"engine counted    : {last['events']}; outages {last['outages']:,}, "
+              f"restorations {last['restorations']:,}")
+        ok = ok and ratio >= TARGET_RATIO and rss < TARGET_RSS_BYTES
     print("targets met" if ok else "TARGET MISSED")
     return 0 if ok else 1
+
+
+def _how(workers: int) -> str:
+    return "one process" if workers == 1 else "two processes (front + engine)"
 
 
 if __name__ == "__main__":

@@ -52,9 +52,9 @@ import enum
 import heapq
 import math
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import compress, repeat
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -66,11 +66,11 @@ from oms_bridge.core.events import EventCodes, EventKind, MeterEvent, format_tim
 from oms_bridge.core.inference import Choice, InferenceTuning, Scorer, TreeIndex
 from oms_bridge.core.kinds import DeviceKind, OutageStatus
 from oms_bridge.core.outages import Incident, Outage, OutageBook, Phase, make_outage_id
-from oms_bridge.core.reorder import Sequencer
+from oms_bridge.core.reorder import Buffered, Release, Sequencer
 from oms_bridge.core.topology import Topology
 from oms_bridge.settings import CoverageSettings, EngineSettings
 
-__all__ = ["VERDICTS", "Engine", "Verdict", "result_of"]
+__all__ = ["VERDICTS", "Engine", "FrontState", "Verdict", "result_of"]
 
 _GASP = 0
 _RESTORE = 1
@@ -111,6 +111,14 @@ def _drop(items: list[int], x: int, *, strict: bool = False) -> None:
 #: feeder's range is empty then: never read)
 _NOWHERE = Incident(-1, math.nan, math.nan, (math.nan, ""))
 _NO_OUTAGE = Outage("", -1, -1, -1, 0, 0, math.nan, None)
+
+
+class FrontState(NamedTuple):
+    """What the front of a split replay hands over at the end of input (see
+    :meth:`Engine.hand_off`): its event statistics and the events it still holds."""
+
+    stats: dict[str, int]
+    buffered: Buffered
 
 
 def _filed_at(inc: Incident) -> float:
@@ -486,6 +494,34 @@ class Engine:
     @property
     def watermark(self) -> float:
         return self._seq.clock
+
+    # ============================================================ split replay
+    # The work before the release order (decoding, meters, duplicates, the
+    # watermark and the order itself) depends on the events alone, never on
+    # what applying them does: one engine can do it and hand the releases to
+    # another, which applies them, in another process (oms_bridge.split_replay).
+    def hand_off(self, sink: Callable[[Release], None]) -> None:
+        """Make this engine the front of a split replay: it keeps the event
+        statistics, the duplicate filter and the watermark, and passes each
+        stretch of released events to ``sink`` (for another engine's
+        :meth:`apply_release`) instead of applying them. At the end of input,
+        :meth:`front_state` goes to that engine (:meth:`take_front`), which
+        then flushes. Such a front cannot :meth:`tick` or :meth:`flush`."""
+        self._seq.hand_off(sink)
+
+    def apply_release(self, release: Release) -> None:
+        """Apply a stretch of events released by a front (see :meth:`hand_off`)."""
+        self._seq.apply_release(release)
+
+    def front_state(self) -> FrontState:
+        return FrontState(dict(self._stats), self._seq.buffered_state())
+
+    def take_front(self, state: FrontState) -> None:
+        """Take over a front's statistics and held events, as if this engine had
+        ingested what the front did (everything released was applied here)."""
+        for key, n in state.stats.items():
+            self._stats[key] += n
+        self._seq.take_buffered(state.buffered)
 
     # ================================================================ output
     def drain_changes(self) -> list[dict[str, Any]]:

@@ -34,11 +34,12 @@ import heapq
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from itertools import pairwise
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["BlockHandler", "Sequencer"]
+__all__ = ["BlockHandler", "Buffered", "Release", "Sequencer"]
 
 #: ``(occurred_at, event_id, sp, kind_code)`` as buffered.
 Item = tuple[float, str, int, int]
@@ -53,12 +54,40 @@ BlockHandler = Callable[[int, list[int], list[float], list[str], list[int], list
                          list[bool], list[float], list[Timer]], int]
 
 
+class Release(NamedTuple):
+    """What one bulk push releases, in release order: plain columns, so that
+    they can cross to another process (see :meth:`Sequencer.hand_off`)."""
+
+    #: the arrival step (index in ``after``) at which each event is released
+    step: NDArray[np.int64]
+    t: NDArray[np.float64]
+    event_id: list[str]
+    sp: NDArray[np.int64]
+    kind: NDArray[np.int8]
+    late: list[bool]
+    #: the clock before the first arrival, and after each arrival
+    clock0: float
+    after: NDArray[np.float64]
+
+
+class Buffered(NamedTuple):
+    """Events not yet released, the highest time seen and the clock: what a
+    sequencer that handed off its releases passes on at the end of input."""
+
+    t: NDArray[np.float64]
+    event_id: NDArray[np.object_]
+    sp: NDArray[np.int64]
+    kind: NDArray[np.int8]
+    max_seen: float
+    clock: float
+
+
 class Sequencer:
     """Releases buffered events and timers to ``on_event`` / timer callbacks."""
 
     __slots__ = ("_b_eid", "_b_kind", "_b_sp", "_b_t", "_by_block", "_by_kind", "_heap",
                  "_max_seen",
-                 "_on_event", "_timer_seq", "_timers", "clock", "lateness_s")
+                 "_on_event", "_sink", "_timer_seq", "_timers", "clock", "lateness_s")
 
     def __init__(self, lateness_s: float, on_event: Callable[[float, str, int, int], None],
                  *, by_kind: Sequence[Callable[[float, str, int], None]] | None = None,
@@ -93,6 +122,8 @@ class Sequencer:
         self._b_eid: NDArray[np.object_] = np.zeros(0, dtype=object)
         self._b_sp: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         self._b_kind: NDArray[np.int8] = np.zeros(0, dtype=np.int8)
+        #: where releases go instead of being applied (see :meth:`hand_off`)
+        self._sink: Callable[[Release], None] | None = None
 
     @property
     def buffered(self) -> int:
@@ -117,6 +148,10 @@ class Sequencer:
         heapq.heappush(self._timers, (due, self._timer_seq, callback, token))
 
     def push(self, occurred_at: float, event_id: str, sp: int, kind: int) -> None:
+        if self._sink is not None:   # (exactly the same, and released as columns)
+            self.push_many(np.array([occurred_at], dtype=np.float64), [event_id],
+                           np.array([sp], dtype=np.int64), np.array([kind], dtype=np.int8))
+            return
         if self._b_eid.shape[0]:
             self._spill()
         if occurred_at > self._max_seen:
@@ -134,6 +169,7 @@ class Sequencer:
         heapq.heappush(self._heap, (occurred_at, event_id, sp, kind))
 
     def tick(self, event_time: float) -> None:
+        self._not_handed_off("tick")
         self._spill()
         self._max_seen = max(self._max_seen, event_time)
         wm = self._max_seen - self.lateness_s
@@ -141,6 +177,7 @@ class Sequencer:
             self._advance(wm)
 
     def flush(self) -> None:
+        self._not_handed_off("flush")
         self._spill()
         heap, timers = self._heap, self._timers
         while heap or timers:
@@ -215,9 +252,61 @@ class Sequencer:
         self._b_eid = eid_u[keep]
         self._b_sp = sp_u[keep]
         self._b_kind = kind_u[keep]
-        self._apply_many(step.tolist(), t_u[apply_u].tolist(), eid_u[apply_u].tolist(),
-                         sp_u[apply_u].tolist(), kind_u[apply_u].tolist(), late,
-                         clock0, after.tolist())
+        release = Release(step, t_u[apply_u], eid_u[apply_u].tolist(), sp_u[apply_u],
+                          kind_u[apply_u], late, clock0, after)
+        if self._sink is None:
+            self.apply_release(release)
+        else:
+            self.clock = float(after[-1])   # where apply_release leaves it
+            self._sink(release)
+
+    # ------------------------------------------------------------- hand-off
+    def hand_off(self, sink: Callable[[Release], None]) -> None:
+        """From now on, pass each bulk push's releases to ``sink`` instead of
+        applying them: the watermark and the release order are worked out
+        here, the events are applied by another sequencer's
+        :meth:`apply_release`, in another process if need be (the order
+        depends on the events alone, never on what applying them does).
+
+        A sequencer that hands off has no timers and cannot :meth:`tick` or
+        :meth:`flush`: at the end of input, :meth:`buffered_state` goes to the
+        one that applies, which flushes."""
+        if self._timers or self._heap:
+            raise RuntimeError("hand_off: this sequencer has already applied or held events "
+                               "one by one")
+        self._sink = sink
+
+    def apply_release(self, release: Release) -> None:
+        """Apply what a bulk push released (here, or by a sequencer that hands
+        off): the events in order, timers fired between them, the clock
+        moved as pushing them here would."""
+        self._apply_many(release.step.tolist(), release.t.tolist(), release.event_id,
+                         release.sp.tolist(), release.kind.tolist(), release.late,
+                         release.clock0, release.after.tolist())
+
+    def buffered_state(self) -> Buffered:
+        """The events still held, with the highest time seen and the clock."""
+        if self._heap:
+            self._unheap()
+        return Buffered(self._b_t, self._b_eid, self._b_sp, self._b_kind, self._max_seen,
+                        self.clock)
+
+    def take_buffered(self, state: Buffered) -> None:
+        """Hold the events of :meth:`buffered_state` (of a sequencer that handed
+        off its releases to this one) as if they had been pushed here."""
+        if self._heap:
+            self._unheap()
+        self._b_t = np.concatenate((self._b_t, state.t))
+        self._b_eid = np.concatenate((self._b_eid, state.event_id))
+        self._b_sp = np.concatenate((self._b_sp, state.sp))
+        self._b_kind = np.concatenate((self._b_kind, state.kind))
+        self._max_seen = max(self._max_seen, state.max_seen)
+        self.clock = max(self.clock, state.clock)
+
+    def _not_handed_off(self, what: str) -> None:
+        if self._sink is not None:
+            raise RuntimeError(f"{what}: this sequencer hands its releases off; the one "
+                               "that applies them does this")
 
     @classmethod
     def _by_time(cls, t_buf: NDArray[np.float64], buffered: NDArray[np.int64],  # noqa: PLR0917

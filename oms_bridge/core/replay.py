@@ -23,7 +23,7 @@ from oms_bridge.core.inference import InferenceTuning
 from oms_bridge.core.topology import Topology
 from oms_bridge.settings import CoverageSettings, EngineSettings
 
-__all__ = ["CHUNK", "replay"]
+__all__ = ["CHUNK", "feed", "replay"]
 
 #: events per bulk step (the result never depends on it)
 CHUNK = 4096
@@ -57,6 +57,15 @@ def replay(topology: Topology, events: Iterable[object],
 
 def _replay_into(engine: Engine, events: Iterable[object], codes: EventCodes,
                  chunk_size: int) -> dict[str, Any]:
+    feed(engine, events, codes, chunk_size)
+    engine.flush()
+    return result_of(engine)
+
+
+def feed(engine: Engine, events: Iterable[object], codes: EventCodes,
+         chunk_size: int = CHUNK) -> None:
+    """Every event of ``events`` into ``engine`` through the bulk path, as
+    :func:`replay` takes them (no flush: the end of input is the caller's)."""
     table = kind_table(codes)
     lines = {bytes, str}
     # a file yields lines only (bytes, or str in text mode)
@@ -74,8 +83,6 @@ def _replay_into(engine: Engine, events: Iterable[object], codes: EventCodes,
         # what Engine.ingest_objects does with the columns of normalise
         engine.count_invalid(cols.invalid)
         engine.ingest_columns(cols.event_ids, cols.meter_ids, cols.kinds, cols.occurred_at)
-    engine.flush()
-    return result_of(engine)
 
 
 def _decode_items(items: list[object]) -> list[object]:
