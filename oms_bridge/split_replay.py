@@ -31,6 +31,7 @@ import time
 import traceback
 from collections.abc import Iterable
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from oms_bridge.core.engine import Engine, FrontState, result_of
@@ -42,7 +43,7 @@ from oms_bridge.core.topology import Topology
 from oms_bridge.errors import OmsBridgeError
 from oms_bridge.settings import CoverageSettings, EngineSettings
 
-__all__ = ["ReplayError", "can_split", "replay_with", "split_replay"]
+__all__ = ["ReplayError", "can_split", "replay_with", "split_replay", "usable_cpus"]
 
 # message tags, child to parent
 _RELEASE, _END, _FAILED = 0, 1, 2
@@ -57,11 +58,24 @@ class ReplayError(OmsBridgeError):
 
 def can_split() -> bool:
     """Whether a split replay can run here: fork, and two CPUs to run on."""
+    return usable_cpus() >= 2 and "fork" in mp.get_all_start_methods()
+
+
+def usable_cpus(cgroup_cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> float:
+    """CPUs this process may use: its affinity, capped by a cgroup v2 quota
+    (a container started with ``--cpus 1`` sees every CPU of the host but
+    runs on one: two processes there would only take turns)."""
     try:
-        cpus = len(os.sched_getaffinity(0))
+        cpus: float = len(os.sched_getaffinity(0))
     except AttributeError:   # not Linux
         cpus = os.cpu_count() or 1
-    return cpus >= 2 and "fork" in mp.get_all_start_methods()
+    try:
+        quota, period = cgroup_cpu_max.read_text().split()[:2]
+    except (OSError, ValueError):
+        return cpus
+    if quota != "max" and float(period) > 0:
+        cpus = min(cpus, float(quota) / float(period))
+    return cpus
 
 
 def replay_with(topology: Topology, events: Iterable[object],

@@ -26,7 +26,13 @@ from oms_bridge.core.replay import feed, replay
 from oms_bridge.core.topology import Topology
 from oms_bridge.settings import EngineSettings
 from oms_bridge.sim.fixtures import storm_feeder
-from oms_bridge.split_replay import ReplayError, can_split, replay_with, split_replay
+from oms_bridge.split_replay import (
+    ReplayError,
+    can_split,
+    replay_with,
+    split_replay,
+    usable_cpus,
+)
 
 from .test_chunked import per_event, storm
 
@@ -165,6 +171,16 @@ def test_a_front_that_dies_is_a_replay_error_naming_its_exit_code() -> None:
     topo, lines = mixed_storm(2)
     with pytest.raises(ReplayError, match="exit code 3"):
         split_replay(topo, _dying(lines, 30), SETTINGS, chunk_size=8)
+
+
+def test_a_cgroup_quota_caps_the_cpus_a_replay_counts_on(tmp_path: Path) -> None:
+    cpu_max = tmp_path / "cpu.max"
+    cpu_max.write_text("100000 100000\n")   # docker run --cpus 1
+    assert usable_cpus(cpu_max) <= 1.0
+    cpu_max.write_text("max 100000\n")
+    assert usable_cpus(cpu_max) == len(os.sched_getaffinity(0))
+    cpu_max.write_text("garbage")
+    assert usable_cpus(cpu_max) == usable_cpus(tmp_path / "absent")
 
 
 def test_workers_are_one_or_two() -> None:
