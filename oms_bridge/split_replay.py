@@ -27,12 +27,13 @@ import multiprocessing as mp
 import os
 import pickle
 import resource
+import sys
 import time
 import traceback
 from collections.abc import Iterable
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from oms_bridge.core.engine import Engine, FrontState, result_of
 from oms_bridge.core.events import EventCodes
@@ -113,13 +114,19 @@ def split_replay(topology: Topology, events: Iterable[object],
     # built before the fork: the child takes its copy as the front at once
     # (it applies nothing, so a fresh engine is what it needs)
     engine = Engine(topology, settings, coverage, tuning)
+    stdin = _stdin_copy(events)
     front = ctx.Process(target=_front, name="oms-bridge-replay-front",
-                        args=(send, engine, events, EventCodes.from_settings(settings),
-                              max(1, int(chunk_size))), daemon=True)
+                        args=(send, engine, events if stdin is None else stdin,
+                              EventCodes.from_settings(settings), max(1, int(chunk_size))),
+                        daemon=True)
     was_enabled = gc.isenabled()
     gc.disable()   # as replay() does: millions of long-lived objects, no cycles
     try:
-        front.start()
+        try:
+            front.start()
+        finally:
+            if stdin is not None:
+                stdin.close()   # the child holds its own copy
         send.close()   # the child's end: EOF here once the child is gone
         usage = _apply_all(engine, receive, front)
         if front_usage is not None:
@@ -134,6 +141,16 @@ def split_replay(topology: Topology, events: Iterable[object],
             front.join()
         if was_enabled:
             gc.enable()
+
+
+def _stdin_copy(events: object) -> BinaryIO | None:
+    """A file object on a duplicate of standard input's descriptor where the
+    events are standard input: a forked child of multiprocessing finds
+    ``sys.stdin`` closed (it closes it before the target runs)."""
+    stdin = sys.stdin
+    if stdin is None or not (events is stdin or events is getattr(stdin, "buffer", None)):
+        return None
+    return os.fdopen(os.dup(stdin.fileno()), "rb")
 
 
 def _apply_all(engine: Engine, receive: Connection, front: Any) -> dict[str, float]:

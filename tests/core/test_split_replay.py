@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import pickle
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -204,3 +206,22 @@ def test_replay_command_writes_the_same_file_with_one_or_two_workers(tmp_path: P
         outs.append(out.read_bytes())
     assert outs[0] == outs[1] == outs[2]
     assert isinstance(can_split(), bool)
+
+
+@needs_fork
+def test_replay_from_standard_input_splits_too(tmp_path: Path) -> None:
+    """multiprocessing closes ``sys.stdin`` in a forked child: the front reads a
+    duplicate of its descriptor."""
+    topo, lines = mixed_storm(9)
+    (tmp_path / "t.npz").write_bytes(topo.to_bytes())
+    data = ("\n".join(lines) + "\n").encode()
+    outs = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"r{workers}.json"
+        done = subprocess.run(
+            [sys.executable, "-m", "oms_bridge.cli", "replay", "--topology",
+             str(tmp_path / "t.npz"), "--events", "-", "--out", str(out), "--workers", workers],
+            input=data, capture_output=True, check=False, timeout=120)
+        assert done.returncode == 0, done.stderr.decode()
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
