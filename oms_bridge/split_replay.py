@@ -192,7 +192,9 @@ def _front(send: Connection, engine: Engine, events: Iterable[object], codes: Ev
                  "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
         put((_END, (state, usage)))
     except BaseException as exc:
-        put((_FAILED, (_portable(exc), traceback.format_exc())))
+        # (the parent may be gone, its pipe with it: then nobody is left to tell)
+        with contextlib.suppress(OSError):
+            put((_FAILED, (_portable(exc), traceback.format_exc())))
     finally:
         send.close()
 

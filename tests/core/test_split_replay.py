@@ -225,3 +225,21 @@ def test_replay_from_standard_input_splits_too(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr.decode()
         outs.append(out.read_bytes())
     assert outs[0] == outs[1]
+
+
+@needs_fork
+def test_an_engine_failure_here_ends_the_front_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    topo, lines = mixed_storm(6)
+    calls = []
+
+    def broken(self: Engine, release: Release) -> None:
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("engine broke on the third stretch")
+
+    monkeypatch.setattr(Engine, "apply_release", broken)
+    with pytest.raises(RuntimeError, match="third stretch"):
+        split_replay(topo, lines * 4, SETTINGS, chunk_size=2)
+    import multiprocessing  # noqa: PLC0415
+
+    assert not multiprocessing.active_children()   # joined or ended, not left running
