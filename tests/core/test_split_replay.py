@@ -30,6 +30,8 @@ from oms_bridge.settings import EngineSettings
 from oms_bridge.sim.fixtures import storm_feeder
 from oms_bridge.split_replay import (
     ReplayError,
+    _packed,
+    _unpacked,
     can_split,
     replay_with,
     split_replay,
@@ -49,8 +51,8 @@ def handed_off(topology: Topology, lines: list[str], chunk_size: int) -> bytes:
     front, engine = Engine(topology, SETTINGS), Engine(topology, SETTINGS)
 
     def across(release: Release) -> None:
-        # applied as it comes, after the pickling that crossing a pipe means
-        engine.apply_release(pickle.loads(pickle.dumps(release)))
+        # applied as it comes, in the form and pickling that crossing the pipe means
+        engine.apply_release(_unpacked(pickle.loads(pickle.dumps(_packed(release)))))
         # the front's watermark (which its next push reads) is where applying left it
         assert front.watermark == engine.watermark
 
@@ -102,6 +104,21 @@ def test_single_events_into_a_front_are_released_as_a_bulk_push_would() -> None:
     engine.take_front(front.front_state())
     engine.flush()
     assert orjson.dumps(result_of(engine)) == want
+
+
+@pytest.mark.parametrize("ids", [[], ["E1"], ["E1", "E2", ""], ["A\x00B", "C"], ["\x00", ""],
+                                 ["A\x00"]])
+def test_a_release_crosses_the_pipe_unchanged(ids: list[str]) -> None:
+    n = len(ids)
+    release = Release(np.arange(n, dtype=np.int64), np.linspace(0.0, 1.0, n), ids,
+                      np.arange(n, dtype=np.int64) * 7, np.ones(n, dtype=np.int8),
+                      [bool(i % 2) for i in range(n)], -1.0, np.linspace(0.0, 1.0, n))
+    back = _unpacked(pickle.loads(pickle.dumps(_packed(release))))
+    assert back.event_id == ids and back.late == release.late
+    assert back.clock0 == release.clock0
+    for a, b in ((back.step, release.step), (back.t, release.t), (back.sp, release.sp),
+                 (back.kind, release.kind), (back.after, release.after)):
+        assert np.array_equal(a, b)
 
 
 def test_a_front_can_neither_tick_nor_flush() -> None:
