@@ -114,15 +114,18 @@ def make_outage_id(*parts: str) -> str:
 class Timeline:
     """Evidence events of an outage in arrival order: (time, meter, event id).
 
-    Times and meters in flat typed arrays (8 bytes each) rather than a tuple,
-    a float and an int object per event (about 120 bytes).
+    Three flat lists rather than a tuple per event (about 64 bytes more each).
+    Lists, not typed arrays: an array parses every item appended
+    (``PyArg_Parse``, about 1,000 instructions an event with the call), and
+    the time and meter objects a list keeps are mostly held anyway (the meter
+    by the outage's known-on set, the time by the meter's latest event).
     """
 
     __slots__ = ("_eid", "_sp", "_t")
 
     def __init__(self) -> None:
-        self._t = array("d")
-        self._sp = array("q")
+        self._t: list[float] = []
+        self._sp: list[int] = []
         self._eid: list[str] = []
 
     def add(self, t: float, sp: int, eid: str) -> None:
