@@ -1332,9 +1332,18 @@ class Engine:
                 if (abs(t - o.restored_at) <= window and not o.lo <= sp < o.hi
                         and book.owner_of(sp) is None):
                     extra.setdefault(sp, (t, eid))
+        if not extra:
+            if o.children or book.nested_open(o):
+                return
+            # (the test below on the count and ends of the meters that told,
+            # without the set when they can be had more cheaply)
+            span = o.told_span(inc.dark)
+            if span is not None and (span[0] >= o.ami_affected
+                                     or not self._below(o, span[1], span[2])):
+                return
         told = self._told(o, inc.dark)
-        if not extra and (len(told) >= o.ami_affected or o.children or book.nested_open(o)
-                          or not told or not self._below(o, min(told), max(told))):
+        if not extra and (len(told) >= o.ami_affected or not told
+                          or not self._below(o, min(told), max(told))):
             return
         book.remove_open(o)
         choices = self._scorer.solve(sorted(told | set(extra)), excluded=book.excluded_ami,
