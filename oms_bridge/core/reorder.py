@@ -49,7 +49,8 @@ Timer = tuple[float, int, Callable[[float, object], None], object]
 #: arrival step of each, whether each is late; and what stays buffered
 Releases = tuple[NDArray[np.int64], NDArray[np.int64], list[bool], NDArray[np.int64]]
 #: ``block(k, step, t, event_id, sp, kind, late, after, timers) -> k2``: see
-#: :class:`Sequencer`
+#: :class:`Sequencer`. ``step`` and ``after`` come as any sequences (memoryviews
+#: of the arrays on the bulk path), to be read by index only
 BlockHandler = Callable[[int, list[int], list[float], list[str], list[int], list[int],
                          list[bool], list[float], list[Timer]], int]
 
@@ -255,7 +256,13 @@ class Sequencer:
         release = Release(step, t_u[apply_u], eid_u[apply_u].tolist(), sp_u[apply_u],
                           kind_u[apply_u], late, clock0, after)
         if self._sink is None:
-            self.apply_release(release)
+            # what apply_release does, but the arrival steps and clocks read
+            # through memoryviews rather than as lists: only the events where a
+            # handler or a timer runs read them (a few in a hundred), and a list
+            # makes an object for each of them (1.2 % of a replay's instructions)
+            self._apply_many(step.data, release.t.tolist(), release.event_id,
+                             release.sp.tolist(), release.kind.tolist(), late, clock0,
+                             after.data)
         else:
             self.clock = float(after[-1])   # where apply_release leaves it
             self._sink(release)
@@ -436,10 +443,10 @@ class Sequencer:
                                        np.array([x[3] for x in heap], dtype=np.int8)))
         heap.clear()
 
-    def _apply_many(  # noqa: PLR0917 - one column each, private, called once
-            self, step: list[int], t: list[float], eid: list[str], sp: list[int],
+    def _apply_many(  # noqa: PLR0917 - one column each, private
+            self, step: Sequence[int], t: list[float], eid: list[str], sp: list[int],
             kind: list[int], late: list[bool], clock0: float,
-            after: list[float]) -> None:
+            after: Sequence[float]) -> None:
         """Apply events already in release order (columns), firing timers between.
 
         Stretches of events that are not late go to ``by_block``; without one,
@@ -474,7 +481,8 @@ class Sequencer:
             if timers and timers[0][0] < ti:
                 self._fire_before(ti)
             if not is_late:
-                k = block(k, step, t, eid, sp, kind, late, after, timers)
+                # (sequences typed as lists: see BlockHandler)
+                k = block(k, step, t, eid, sp, kind, late, after, timers)  # type: ignore[arg-type]
                 s = step[k - 1]
                 if s != cur:
                     cur = lo = s
@@ -487,7 +495,7 @@ class Sequencer:
         self._fire_trailing(after[-1], after, lo)
         self.clock = after[-1]
 
-    def _fire_trailing(self, limit: float, after: list[float], lo: int) -> None:
+    def _fire_trailing(self, limit: float, after: Sequence[float], lo: int) -> None:
         """Fire timers due by ``limit``, each with the clock of the first arrival
         (from step ``lo``) whose watermark reached it."""
         timers = self._timers
