@@ -51,6 +51,7 @@ from __future__ import annotations
 import enum
 import heapq
 import math
+from array import array
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Iterable, Sequence
 from itertools import compress, repeat
@@ -77,6 +78,10 @@ _RESTORE = 1
 _KIND_CODE = {EventKind.LAST_GASP: _GASP, EventKind.POWER_RESTORED: _RESTORE}
 #: event ids are forgotten in buckets of this share of ``dedupe_horizon_s``
 _ID_BUCKETS = 8
+#: from this many restores read at once, ``Engine._mark_read`` first checks
+#: with numpy (a few array calls of ~1 us each) whether they may skip the
+#: per-meter owner and known tests
+_BULK_READ = 64
 
 
 class Verdict(enum.Enum):
@@ -1174,6 +1179,44 @@ class Engine:
         slot, own = o.slot, self._book.owner_slots
         known, add_on, started = o.known_on, o.on_events.add, o.started_at
         last_on, first_on = o.last_on_at, o.restored_at
+        if len(sps) >= _BULK_READ and not known:
+            # Usually every meter read qualifies (the restores of a momentary
+            # decided when its hold window expires, thousands of them). When
+            # the meters are strictly increasing (distinct: none is known yet
+            # when reached) and ``o`` owns every service point from the first
+            # to the last, only the time test is left per meter: the loop
+            # below takes them until one fails it, and the general loop goes
+            # on from that one with the same state.
+            d = np.frombuffer(array("q", sps), dtype=np.int64)
+            if (d[0] >= 0 and d[-1] < len(own) and bool((d[1:] > d[:-1]).all())
+                    and bool((np.frombuffer(own, dtype=np.intc)[d[0]:d[-1] + 1]
+                              == slot).all())):
+                # the first to qualify, if any, is the first meter: with none
+                # before, its time is the least so far (unread if it fails)
+                first = restored[sps[0]][0] if first_on is None else first_on
+                if first_on is None and first >= started:
+                    insort(self._restore_times.setdefault(o.feeder, []), first)
+                    first_on = first
+                stop = None
+                for s in sps:
+                    tr, eid = restored[s]
+                    if not tr >= started:
+                        stop = s
+                        break
+                    add_on(tr, s, eid)
+                    if tr > last_on:
+                        last_on = tr
+                    if tr < first:
+                        first = tr
+                if first_on is not None:
+                    first_on = first
+                if stop is None:
+                    known.update(sps)
+                    o.last_on_at, o.restored_at = last_on, first_on
+                    return
+                done = bisect_left(sps, stop)
+                known.update(sps[:done])
+                sps = sps[done:]
         for s in sps:
             tr, eid = restored[s]
             if tr >= started and own[s] == slot and s not in known:
