@@ -1075,8 +1075,8 @@ class Engine:
         old = [o for o in inc.outages if o.phase is Phase.OPEN]
         for o in old:
             book.remove_open(o)
-        choices = self._scorer.solve(sorted(inc.dark), excluded=book.excluded_ami,
-                                     forbidden_sps=inc.known_on)
+        choices = self._scorer.solve_keys(inc.dark, excluded=book.excluded_ami,
+                                          forbidden_sps=inc.known_on)
         dark = inc.dark
         if len(choices) == 1 and len(choices[0].dark) == len(dark):
             # the usual answer, one device for it all: its dark meters are every
