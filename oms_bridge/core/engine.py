@@ -64,7 +64,7 @@ from oms_bridge.core.bulk import Columns, MeterTable, kind_table, normalise
 from oms_bridge.core.coverage import coverage as coverage_rows
 from oms_bridge.core.decode import decode_columns
 from oms_bridge.core.events import EventCodes, EventKind, MeterEvent, format_time
-from oms_bridge.core.inference import Choice, InferenceTuning, Scorer, TreeIndex
+from oms_bridge.core.inference import I64, Choice, InferenceTuning, Scorer, TreeIndex, sorted_ints
 from oms_bridge.core.kinds import DeviceKind, OutageStatus
 from oms_bridge.core.outages import Incident, Outage, OutageBook, Phase, make_outage_id
 from oms_bridge.core.reorder import Buffered, Release, Sequencer
@@ -1123,7 +1123,10 @@ class Engine:
         # meters whose restores it read while pending, in order (the incident is
         # decided: nothing writes its ``restored`` any more, below or later)
         restored = inc.restored
-        restored_sps = sorted(restored)
+        # (thousands when a momentary is decided: sorted by numpy, handed to
+        # _mark_read as arrays too)
+        r_sorted = sorted_ints(restored) if len(restored) >= _BULK_READ else None
+        restored_sps = sorted(restored) if r_sorted is None else []
         for o, ch, is_new in placed:
             o.reporting = len(ch.dark)
             clash = book.at_node.get(o.node) if o.node >= 0 else book.at_sp.get(o.sp)
@@ -1138,9 +1141,15 @@ class Engine:
             o.confidence = self._confidence(o, ch.margin)
             if o.known_on:
                 o.known_on = {s for s in o.known_on if o.lo <= s < o.hi and book.owner_of(s) is o}
-            a, b = bisect_left(restored_sps, o.lo), bisect_left(restored_sps, o.hi)
-            if a < b:
-                self._mark_read(o, restored_sps[a:b], restored)
+            if r_sorted is None:
+                a, b = bisect_left(restored_sps, o.lo), bisect_left(restored_sps, o.hi)
+                if a < b:
+                    self._mark_read(o, restored_sps[a:b], restored)
+            else:
+                a, b = r_sorted.searchsorted((o.lo, o.hi)).tolist()
+                if a < b:
+                    d = r_sorted[a:b]
+                    self._mark_read(o, d.tolist(), restored, d)
             if is_new:
                 o.predicted_at = now
                 back = self._is_momentary(o)
@@ -1172,10 +1181,11 @@ class Engine:
         return bool(only) and all(s in only for s in inc.dark if o.lo <= s < o.hi)
 
     def _mark_read(self, o: Outage, sps: list[int],
-                   restored: dict[int, tuple[float, str]]) -> None:
+                   restored: dict[int, tuple[float, str]], sps_np: I64 | None = None) -> None:
         """:meth:`_mark_on` (no completion check) of the restores an incident read
         while pending (``restored``), of the meters ``sps`` in turn where ``o``
-        owns them: one loop, not a call each."""
+        owns them: one loop, not a call each. ``sps_np``: ``sps`` as an array,
+        when the caller has it."""
         slot, own = o.slot, self._book.owner_slots
         known, add_on, started = o.known_on, o.on_events.add, o.started_at
         last_on, first_on = o.last_on_at, o.restored_at
@@ -1187,7 +1197,7 @@ class Engine:
             # to the last, only the time test is left per meter: the loop
             # below takes them until one fails it, and the general loop goes
             # on from that one with the same state.
-            d = np.frombuffer(array("q", sps), dtype=np.int64)
+            d = np.frombuffer(array("q", sps), dtype=np.int64) if sps_np is None else sps_np
             if (d[0] >= 0 and d[-1] < len(own) and bool((d[1:] > d[:-1]).all())
                     and bool((np.frombuffer(own, dtype=np.intc)[d[0]:d[-1] + 1]
                               == slot).all())):
