@@ -34,7 +34,7 @@ import heapq
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from itertools import pairwise
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -256,13 +256,7 @@ class Sequencer:
         release = Release(step, t_u[apply_u], eid_u[apply_u].tolist(), sp_u[apply_u],
                           kind_u[apply_u], late, clock0, after)
         if self._sink is None:
-            # what apply_release does, but the arrival steps and clocks read
-            # through memoryviews rather than as lists: only the events where a
-            # handler or a timer runs read them (a few in a hundred), and a list
-            # makes an object for each of them (1.2 % of a replay's instructions)
-            self._apply_many(step.data, release.t.tolist(), release.event_id,
-                             release.sp.tolist(), release.kind.tolist(), late, clock0,
-                             after.data)
+            self.apply_release(release)
         else:
             self.clock = float(after[-1])   # where apply_release leaves it
             self._sink(release)
@@ -287,9 +281,13 @@ class Sequencer:
         """Apply what a bulk push released (here, or by a sequencer that hands
         off): the events in order, timers fired between them, the clock
         moved as pushing them here would."""
-        self._apply_many(release.step.tolist(), release.t.tolist(), release.event_id,
+        # the arrival steps and clocks read through memoryviews rather than as
+        # lists: only the events where a handler or a timer runs read them (a
+        # few in a hundred), and a list makes an object for each of them (1.2 %
+        # of a replay's instructions)
+        self._apply_many(_view(release.step), release.t.tolist(), release.event_id,
                          release.sp.tolist(), release.kind.tolist(), release.late,
-                         release.clock0, release.after.tolist())
+                         release.clock0, _view(release.after))
 
     def buffered_state(self) -> Buffered:
         """The events still held, with the highest time seen and the clock."""
@@ -504,6 +502,11 @@ class Sequencer:
             self.clock = after[max(lo, bisect_left(after, due))]
             _, _, callback, token = heapq.heappop(timers)
             callback(due, token)
+
+
+def _view(a: NDArray[Any]) -> memoryview:
+    """Items by index without a list of them (a copy where not contiguous)."""
+    return a.data if a.flags.c_contiguous else np.ascontiguousarray(a).data
 
 
 def _bind(on_event: Callable[[float, str, int, int], None],
