@@ -729,12 +729,22 @@ class Scorer:
                 lo_l: list[int] = lo_i[able].tolist()
                 hi_l: list[int] = hi_i[able].tolist()
                 below = -1   # nodes before this one are inside a nested outage found
+                known, affected = on_counts if on_counts is not None else (0, 0)
                 for j, v in enumerate(prog[able].tolist()):
                     if v < below:
                         continue
                     kv = k_l[j]
                     n = ami[v] - excluded(v)
-                    evidence = n * (lost if on_counts is None else _lost_outside(on_counts, n))
+                    if on_counts is None:
+                        evidence = n * lost
+                    else:
+                        # _lost_outside(on_counts, n) inlined as in nested (two
+                        # calls and two builtins a node cost more than the rest)
+                        rest = affected - n
+                        rate = known / (rest if rest >= 1 else 1)
+                        rate = 0.3 if rate < 0.3 else rate
+                        rate = 0.995 if rate > 0.995 else rate
+                        evidence = n * math.log(1.0 - rate)
                     if kv >= n >= least and evidence < threshold:
                         found.append(Choice(v, -1, d[lo_l[j]:hi_l[j]].tolist(),
                                             threshold - evidence))
