@@ -1388,9 +1388,21 @@ class Engine:
         if not extra:
             if o.children or book.nested_open(o):
                 return
+            dark = inc.dark
+            if dark and self._tree.preorder:
+                # two meters that told (its incident's first and latest dark
+                # evidence) under no one device strictly below o: then neither
+                # are all of them (in pre-order a device below o that holds the
+                # least and the greatest holds every meter between), and no
+                # move down is looked for
+                a, b = next(iter(dark)), next(reversed(dark))
+                if a > b:
+                    a, b = b, a
+                if o.lo <= a and b < o.hi and not self._below(o, a, b):
+                    return
             # (the test below on the count and ends of the meters that told,
             # without the set when they can be had more cheaply)
-            span = o.told_span(inc.dark)
+            span = o.told_span(dark)
             if span is not None and (span[0] >= o.ami_affected
                                      or not self._below(o, span[1], span[2])):
                 return
