@@ -278,8 +278,14 @@ _STATUS_NAMES: dict[OutageStatus, str] = {s: s.value for s in OutageStatus}
 _NO_EVENTS = Timeline()
 
 
-def _roots(parent: NDArray[np.integer]) -> NDArray[np.int64]:
-    """The root of each node's tree (pointer jumping; any node order)."""
+def _roots(parent: NDArray[np.integer], *, preorder: bool = False) -> NDArray[np.int64]:
+    """The root of each node's tree (pointer jumping; any node order). In
+    pre-order (``preorder``: :attr:`TreeIndex.preorder` holds) each tree is
+    the run of nodes from its root to the next root: the greatest root at or
+    before each node, in one pass."""
+    if preorder:
+        idx = np.arange(parent.shape[0], dtype=np.int64)
+        return np.maximum.accumulate(np.where(parent < 0, idx, 0))
     up = np.asarray(parent, dtype=np.int64).copy()
     top = up < 0
     up[top] = np.flatnonzero(top)
@@ -331,7 +337,9 @@ class OutageBook:
         # a change of the open index touches only the nodes of one tree (a
         # node's owner lies in it), so it gives that tree a new version and
         # leaves the others' memos.
-        self._root: list[int] = _roots(topo.node_parent).tolist()
+        # (read only where the open index changes: a typed array, not a list
+        # of an int object per node)
+        self._root = array("q", _roots(topo.node_parent, preorder=tree.preorder).tobytes())
         self._clock = 0
         self._tree_ver: list[int] = [0] * n
         self._memo_ver: list[int] = [-1] * n
