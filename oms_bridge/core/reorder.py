@@ -228,8 +228,13 @@ class Sequencer:
         late_at = np.flatnonzero(t_new[1:] <= after[:-1]) + 1
         if t_new[0] <= clock0:
             late_at = np.concatenate((np.zeros(1, dtype=np.int64), late_at))
-        new_eids = np.empty(n, dtype=object)
-        new_eids[:] = event_ids
+        if type(event_ids) is list:
+            # (a list's items as they are, without the shape discovery of a
+            # slice assignment: half the instructions)
+            new_eids = np.fromiter(event_ids, dtype=object, count=n)
+        else:
+            new_eids = np.empty(n, dtype=object)
+            new_eids[:] = event_ids
         # the buffer, then every new event ("u" order): time, id, service point, kind
         n_old = int(self._b_t.shape[0])
         t_u = np.concatenate((self._b_t, t_new))

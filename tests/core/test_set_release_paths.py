@@ -77,3 +77,21 @@ def test_bulk_applies_as_apply_release_and_as_one_by_one(
     assert alone == _record(arrivals, bulk=chunk, split=True)
     assert alone == _record(arrivals, bulk=0)
 
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 300), st.integers(0, 9), st.integers(0, 1)),
+                min_size=1, max_size=40))
+def test_event_ids_in_a_list_or_any_sequence(arrivals: list[tuple[float, int, int]]) -> None:
+    logs = []
+    for as_list in (True, False):
+        got: list[tuple[float, str]] = []
+        seq = Sequencer(30.0, lambda t, eid, sp, kind, got=got: got.append((t, eid)))
+        ids = [f"E{i:03d}" for i in range(len(arrivals))]
+        seq.push_many(np.array([a[0] for a in arrivals]), ids if as_list else tuple(ids),
+                      np.array([a[1] for a in arrivals]),
+                      np.array([a[2] for a in arrivals], dtype=np.int8))
+        seq.flush()
+        logs.append(got)
+    assert logs[0] == logs[1]
+    assert sorted(e for _, e in logs[0]) == [f"E{i:03d}" for i in range(len(arrivals))]
