@@ -158,7 +158,7 @@ class Engine:
         #: meters that spoke)
         self._last_t = [-math.inf] * n_sp
         self._is_dark = bytearray(n_sp)
-        self._ami_np: NDArray[np.bool_] = np.diff(topology.ami_cum) > 0
+        self._ami_np: NDArray[np.bool_] = self._tree.sp_ami_np
         #: per service point, the incident it is dark evidence of. A list rather
         #: than a dict: one look-up per event, and 8 bytes a meter instead of a
         #: dict entry and an int object for each meter with evidence
@@ -205,7 +205,7 @@ class Engine:
         """Per feeder, the service points [lo, hi) of its root, all of that feeder
         (pre-order); an empty range where that does not hold (never assumed)."""
         topo, tree = self.topology, self._tree
-        sp_feeder = topo.node_feeder[topo.sp_node]
+        sp_feeder = tree.sp_feeder_np
         spans = []
         for f, root in enumerate(topo.feeder_root.tolist()):
             lo, hi = (tree.sp_lo[root], tree.sp_hi[root]) if root >= 0 else (0, 0)

@@ -110,32 +110,45 @@ class InferenceTuning:
 
 
 class TreeIndex:
-    """The topology as flat Python lists, for per-event scalar access, and as
-    numpy arrays for the vectorised covers of :class:`Scorer`."""
+    """The topology as typed arrays (:mod:`array`), for per-event scalar access,
+    and as numpy arrays for the vectorised covers of :class:`Scorer`.
+
+    A replay reads a few thousand entries of each per-node or per-meter table,
+    not the hundreds of thousands a topology holds: a typed array is a copy of
+    the numpy memory (a ``memcpy``), where a list made a Python int for every
+    entry (most of the engine's construction time); a read makes its int then.
+    """
 
     def __init__(self, topology: Topology) -> None:
         self.topology = topology
-        self.parent: list[int] = topology.node_parent.tolist()
-        self.end: list[int] = topology.node_end.tolist()
-        self.kind: list[int] = topology.node_kind.tolist()
-        self.feeder: list[int] = topology.node_feeder.tolist()
-        self.sp_lo: list[int] = topology.node_sp_lo.tolist()
-        self.sp_hi: list[int] = topology.node_sp_hi.tolist()
-        # read per outage, not per event: a typed array (made without a
-        # million int objects) rather than a list
-        self.ami_cum: array[int] = array("q", topology.ami_cum.astype(np.int64).tobytes())
-        self.sp_node: list[int] = topology.sp_node.tolist()
-        cand_codes = np.array(sorted(k.code for k in CANDIDATE_KINDS), dtype=np.int64)
-        self.candidate_np: NDArray[np.bool_] = np.isin(topology.node_kind, cand_codes)
-        self.candidate: list[bool] = self.candidate_np.tolist()
-        sp_ami = np.diff(topology.ami_cum) > 0
-        self.sp_is_ami: list[bool] = sp_ami.tolist()
-        self.n_sp_ami = int(np.count_nonzero(sp_ami))
+        self.parent: array[int] = _typed(topology.node_parent)
+        self.end: array[int] = _typed(topology.node_end)
+        #: a kind code per node (codes are bytes)
+        self.kind: bytes = _as_bytes(topology.node_kind)
+        self.feeder: array[int] = _typed(topology.node_feeder)
+        self.sp_lo: array[int] = _typed(topology.node_sp_lo)
+        self.sp_hi: array[int] = _typed(topology.node_sp_hi)
+        # read per outage, not per event
+        self.ami_cum: array[int] = _typed(topology.ami_cum)
+        self.sp_node: array[int] = _typed(topology.sp_node)
+        cand = np.zeros(256, dtype=np.bool_)
+        cand[[k.code for k in CANDIDATE_KINDS]] = True
+        self.candidate_np: NDArray[np.bool_] = cand[topology.node_kind]
+        #: per node, 1 for a candidate device, else 0
+        self.candidate: bytes = _as_bytes(self.candidate_np)
+        #: per service point, whether it has an AMI meter
+        self.sp_ami_np: NDArray[np.bool_] = np.diff(topology.ami_cum) > 0
+        #: the same, 1 or 0 a byte
+        self.sp_is_ami: bytes = _as_bytes(self.sp_ami_np)
+        self.n_sp_ami = int(np.count_nonzero(self.sp_ami_np))
         # the feeder of a meter is asked for every event: one C-level look-up in
         # a typed array (4 bytes a meter) instead of a method and two lists
-        sp_feeders = array("i", topology.node_feeder[topology.sp_node].astype(np.intc).tobytes())
+        sp_feeders = _typed(topology.node_feeder[topology.sp_node])
         #: ``sp_feeder(sp)``: the feeder of a service point
         self.sp_feeder: Callable[[int], int] = sp_feeders.__getitem__
+        #: the same as a numpy view of that array's memory
+        self.sp_feeder_np: NDArray[np.signedinteger] = np.frombuffer(
+            sp_feeders, dtype=np.intc if sp_feeders.typecode == "i" else np.int64)
         self.parent_np: I32 = topology.node_parent
         self.end_np: I32 = topology.node_end
         self.sp_lo_np: I32 = topology.node_sp_lo
@@ -155,6 +168,28 @@ class TreeIndex:
 
 
 
+def _typed(values: NDArray[np.integer]) -> array[int]:
+    """Integer ``values`` as a typed array (C ints when every value of their
+    type fits one, else 64-bit): one copy of the memory, no Python object per
+    entry."""
+    code, dtype = ("i", np.intc) if np.can_cast(values.dtype, np.intc) else ("q", np.int64)
+    out: array[int] = array(code)
+    out.frombytes(np.ascontiguousarray(values, dtype=dtype).data.cast("B"))
+    return out
+
+
+def _typed_floats(values: NDArray[np.float64]) -> array[float]:
+    """``values`` as a typed array of doubles (bit for bit)."""
+    out: array[float] = array("d")
+    out.frombytes(np.ascontiguousarray(values, dtype=np.float64).data.cast("B"))
+    return out
+
+
+def _as_bytes(values: NDArray[np.bool_] | NDArray[np.uint8]) -> bytes:
+    """One byte per entry of a boolean (0 or 1) or ``uint8`` array."""
+    return np.ascontiguousarray(values).view(np.uint8).tobytes()
+
+
 def _preorder_layout(parent: I32, end: I32, sp_lo: I32, sp_hi: I32, sp_node: I32) -> bool:
     """Whether nodes are in pre-order with subtrees ``[v, end[v])`` and service
     points sorted by their node with ranges ``[sp_lo[v], sp_hi[v])`` matching.
@@ -170,33 +205,35 @@ def _preorder_layout(parent: I32, end: I32, sp_lo: I32, sp_hi: I32, sp_node: I32
     if not (bool(np.all(end > idx)) and bool(np.all(end <= n)) and bool(np.all(parent < idx))
             and bool(np.all(parent >= -1)) and int(parent[0]) == -1):
         return False
-    kid = parent >= 0
-    p = parent[kid]
-    if not (bool(np.all(idx[kid] < end[p])) and bool(np.all(end[kid] <= end[p]))):
+    # end[parent[v]], a root's end[n - 1] (n): a node's subtree lies in its
+    # parent's (it starts inside it, as parent[v] < v < end[v])
+    up_end = np.take(end, parent, mode="wrap")
+    if not bool(np.all(end <= up_end)):
         return False
-    # the node after v is its first child when v has one, else the node after
-    # v's subtree is its next sibling (or, past its parent's end, not its child)
-    first = end > idx + 1
-    if not bool(np.all(parent[(idx + 1)[first]] == idx[first])):
+    # the node after v is its first child when v has one
+    if not bool(np.all((parent[1:] == idx[:-1]) | (end[:-1] <= idx[1:]))):
         return False
-    nxt = end < n
-    after = end[nxt]
-    par_v = parent[nxt]
-    # within the parent's subtree the next node is a sibling, else a root or a
-    # node of an ancestor's later subtree
-    inside = np.where(par_v >= 0, after < end[np.maximum(par_v, 0)], False)
-    if not bool(np.all(parent[after[inside]] == par_v[inside])):
+    # the node after v's subtree, when it is inside v's parent's subtree (the
+    # forest's for a root), is v's next sibling
+    if not bool(np.all((np.take(parent, end, mode="clip") == parent) | (end >= up_end))):
         return False
-    roots_next = nxt & (parent < 0)
-    if not bool(np.all(parent[end[roots_next]] == -1)):
+    m = sp_node.shape[0]
+    if m and not (bool(np.all(sp_node[1:] >= sp_node[:-1]))
+                  and int(sp_node[0]) >= 0 and int(sp_node[-1]) < n):
         return False
-    if sp_node.shape[0] and not (bool(np.all(np.diff(sp_node) >= 0))
-                                 and int(sp_node[0]) >= 0 and int(sp_node[-1]) < n):
+    if sp_lo.shape != (n,) or sp_hi.shape != end.shape:
         return False
-    # the service points of nodes [0, v) come first
-    before = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(sp_node, minlength=n), out=before[1:])
-    return bool(np.array_equal(sp_lo, before[:n])) and bool(np.array_equal(sp_hi, before[end]))
+    if not m:
+        return not (bool(sp_lo.any()) or bool(sp_hi.any()))
+    # sp_lo[v] is the number of service points of nodes [0, v): the one place
+    # in the sorted sp_node where v would go (read off two of its entries)
+    if not bool(np.all((sp_lo >= 0) & (sp_lo <= m))):
+        return False
+    if not (bool(np.all((sp_lo == 0) | (np.take(sp_node, sp_lo - 1, mode="clip") < idx)))
+            and bool(np.all((sp_lo == m) | (np.take(sp_node, sp_lo, mode="clip") >= idx)))):
+        return False
+    # and sp_hi[v] that of nodes [0, end[v])
+    return bool(np.all(sp_hi == np.where(end < n, np.take(sp_lo, end, mode="clip"), m)))
 
 
 @dataclass(slots=True)
@@ -213,7 +250,7 @@ class Choice:
         return self.node
 
 
-def _by_node(dark: Iterable[int], sp_node: list[int]) -> dict[int, list[int]]:
+def _by_node(dark: Iterable[int], sp_node: Sequence[int]) -> dict[int, list[int]]:
     """Dark service points grouped by the node they hang from, in input order."""
     direct: dict[int, list[int]] = {}
     for sp in dark:
@@ -277,14 +314,16 @@ class Scorer:
             eff = _inherit_priors(own, tree, self.sp_log_prior)
         else:
             eff = self._inherit_priors_scalar(own.tolist())
-        self.log_prior: list[float] = eff.tolist()
+        self.log_prior: array[float] = _typed_floats(eff)
         self._log_prior_np = eff
-        self._ami: list[int] = ami_np.tolist()
+        self._ami: array[int] = _typed(ami_np)
         # per node in pre-order, how many nodes before it could be declared nested
         # (candidate kinds with at least min_nested_meters AMI meters): the size of
         # the family :meth:`nested` tests below a device is a difference of two
         testable = tree.candidate_np & (ami_np >= self.tuning.min_nested_meters)
-        self._testable_cum: list[int] = [0, *np.cumsum(testable, dtype=np.int64).tolist()]
+        cum = np.zeros(testable.shape[0] + 1, dtype=np.int64)
+        np.cumsum(testable, dtype=np.int64, out=cum[1:])
+        self._testable_cum: array[int] = _typed(cum)
         # lgamma(i + a), lgamma(i + b) by integer i, grown on demand
         self._lg: dict[float, list[float]] = {}
         self._lg_np: dict[float, NDArray[np.float64]] = {}
@@ -799,13 +838,16 @@ def _inherit_priors(own: NDArray[np.float64], tree: TreeIndex,
     n = own.shape[0]
     kid = np.flatnonzero(parent >= 0)
     up = parent[kid]
-    below = np.bincount(up, weights=ami[kid].astype(np.float64), minlength=n)
-    same = (ami[kid] == ami[up]) & (ami[up] > 0)
+    ami_kid, ami_up = ami[kid], ami[up]
+    # whether a node has a child with AMI meters (counts are never negative)
+    fed = np.zeros(n, dtype=np.bool_)
+    fed[up[ami_kid > 0]] = True
+    same = (ami_kid == ami_up) & (ami_up > 0)
     chain = np.full(n, -1, dtype=np.int64)
     chain[up[same]] = kid[same]
     active = tree.candidate_np & (ami > 0)
     best = own.copy()
-    single = active & (ami == 1) & (below == 0)   # one metered customer fed directly
+    single = active & (ami == 1) & ~fed   # one metered customer fed directly
     best[single] = np.maximum(own[single], sp_log_prior)
     jump = np.where(active, chain, -1)
     while True:
@@ -870,7 +912,7 @@ def _increasing(dark: Sequence[int], n_sp: int) -> I64 | None:
     return d
 
 
-def _ancestors(nodes: list[int], parent: list[int]) -> list[int]:
+def _ancestors(nodes: list[int], parent: Sequence[int]) -> list[int]:
     """``nodes`` and every node above them."""
     seen = set(nodes)
     for v in nodes:
@@ -881,7 +923,7 @@ def _ancestors(nodes: list[int], parent: list[int]) -> list[int]:
     return list(seen)
 
 
-def _ancestors_below(nodes: list[int], parent: list[int], top: int) -> list[int]:
+def _ancestors_below(nodes: list[int], parent: Sequence[int], top: int) -> list[int]:
     """``nodes`` and every node above them strictly below ``top``."""
     seen: set[int] = set()
     for node in nodes:
