@@ -121,16 +121,16 @@ class TreeIndex:
 
     def __init__(self, topology: Topology) -> None:
         self.topology = topology
-        self.parent: array[int] = _typed(topology.node_parent)
-        self.end: array[int] = _typed(topology.node_end)
+        self.parent: memoryview = _typed(topology.node_parent)
+        self.end: memoryview = _typed(topology.node_end)
         #: a kind code per node (codes are bytes)
         self.kind: bytes = _as_bytes(topology.node_kind)
-        self.feeder: array[int] = _typed(topology.node_feeder)
-        self.sp_lo: array[int] = _typed(topology.node_sp_lo)
-        self.sp_hi: array[int] = _typed(topology.node_sp_hi)
+        self.feeder: memoryview = _typed(topology.node_feeder)
+        self.sp_lo: memoryview = _typed(topology.node_sp_lo)
+        self.sp_hi: memoryview = _typed(topology.node_sp_hi)
         # read per outage, not per event
-        self.ami_cum: array[int] = _typed(topology.ami_cum)
-        self.sp_node: array[int] = _typed(topology.sp_node)
+        self.ami_cum: memoryview = _typed(topology.ami_cum)
+        self.sp_node: memoryview = _typed(topology.sp_node)
         cand = np.zeros(256, dtype=np.bool_)
         cand[[k.code for k in CANDIDATE_KINDS]] = True
         self.candidate_np: NDArray[np.bool_] = cand[topology.node_kind]
@@ -148,7 +148,7 @@ class TreeIndex:
         self.sp_feeder: Callable[[int], int] = sp_feeders.__getitem__
         #: the same as a numpy view of that array's memory
         self.sp_feeder_np: NDArray[np.signedinteger] = np.frombuffer(
-            sp_feeders, dtype=np.intc if sp_feeders.typecode == "i" else np.int64)
+            sp_feeders, dtype=np.intc if sp_feeders.format == "i" else np.int64)
         self.parent_np: I32 = topology.node_parent
         self.end_np: I32 = topology.node_end
         self.sp_lo_np: I32 = topology.node_sp_lo
@@ -168,14 +168,13 @@ class TreeIndex:
 
 
 
-def _typed(values: NDArray[np.integer]) -> array[int]:
-    """Integer ``values`` as a typed array (C ints when every value of their
-    type fits one, else 64-bit): one copy of the memory, no Python object per
-    entry."""
-    code, dtype = ("i", np.intc) if np.can_cast(values.dtype, np.intc) else ("q", np.int64)
-    out: array[int] = array(code)
-    out.frombytes(np.ascontiguousarray(values, dtype=dtype).data.cast("B"))
-    return out
+def _typed(values: NDArray[np.integer]) -> memoryview:
+    """Integer ``values`` as a memory view of C ints when every value of their
+    type fits one, else of 64-bit ints: no copy (of an array of that type), no
+    Python object per entry (a read makes its int)."""
+    small = np.can_cast(values.dtype, np.intc)
+    raw = np.ascontiguousarray(values, dtype=np.intc if small else np.int64).data.cast("B")
+    return raw.cast("i") if small else raw.cast("q")
 
 
 def _typed_floats(values: NDArray[np.float64]) -> array[float]:
@@ -316,14 +315,14 @@ class Scorer:
             eff = self._inherit_priors_scalar(own.tolist())
         self.log_prior: array[float] = _typed_floats(eff)
         self._log_prior_np = eff
-        self._ami: array[int] = _typed(ami_np)
+        self._ami: memoryview = _typed(ami_np)
         # per node in pre-order, how many nodes before it could be declared nested
         # (candidate kinds with at least min_nested_meters AMI meters): the size of
         # the family :meth:`nested` tests below a device is a difference of two
         testable = tree.candidate_np & (ami_np >= self.tuning.min_nested_meters)
         cum = np.zeros(testable.shape[0] + 1, dtype=np.int64)
         np.cumsum(testable, dtype=np.int64, out=cum[1:])
-        self._testable_cum: array[int] = _typed(cum)
+        self._testable_cum: memoryview = _typed(cum)
         # lgamma(i + a), lgamma(i + b) by integer i, grown on demand
         self._lg: dict[float, list[float]] = {}
         self._lg_np: dict[float, NDArray[np.float64]] = {}
