@@ -137,10 +137,17 @@ def split_replay(topology: Topology, events: Iterable[object],
         return result_of(engine)
     finally:
         receive.close()
-        front.join(timeout=5)
-        if front.is_alive():
-            front.terminate()
-            front.join()
+        if front.pid is not None:   # (started)
+            front.join(timeout=5)
+            if front.is_alive():
+                front.terminate()
+                front.join()
+            # its pipes closed now, not by a finaliser when the child's handle
+            # goes: that allocates, and the first allocation once the collector
+            # is back on starts a collection of everything the replay made,
+            # ~0.5 s on the bench storm that a one-process replay leaves to its
+            # caller's next allocation (docs/engine-speed.md, the cycle)
+            front.close()
         if was_enabled:
             gc.enable()
 
