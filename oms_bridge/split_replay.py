@@ -41,7 +41,7 @@ from oms_bridge.core.engine import Engine, FrontState, result_of
 from oms_bridge.core.events import EventCodes
 from oms_bridge.core.inference import InferenceTuning
 from oms_bridge.core.reorder import Release
-from oms_bridge.core.replay import CHUNK, feed, replay
+from oms_bridge.core.replay import CHUNK, collector_paused, feed, replay
 from oms_bridge.core.topology import Topology
 from oms_bridge.errors import OmsBridgeError
 from oms_bridge.settings import CoverageSettings, EngineSettings
@@ -121,35 +121,37 @@ def split_replay(topology: Topology, events: Iterable[object],
                         args=(send, engine, events if stdin is None else stdin,
                               EventCodes.from_settings(settings), max(1, int(chunk_size))),
                         daemon=True)
-    was_enabled = gc.isenabled()
-    gc.disable()   # as replay() does: millions of long-lived objects, no cycles
-    try:
+    with collector_paused():
         try:
-            front.start()
+            try:
+                front.start()
+            finally:
+                if stdin is not None:
+                    stdin.close()   # the child holds its own copy
+            send.close()   # the child's end: EOF here once the child is gone
+            usage = _apply_all(engine, receive, front)
+            if front_usage is not None:
+                front_usage.update(usage)
+            engine.flush()
+            return result_of(engine)
         finally:
-            if stdin is not None:
-                stdin.close()   # the child holds its own copy
-        send.close()   # the child's end: EOF here once the child is gone
-        usage = _apply_all(engine, receive, front)
-        if front_usage is not None:
-            front_usage.update(usage)
-        engine.flush()
-        return result_of(engine)
-    finally:
-        receive.close()
-        if front.pid is not None:   # (started)
-            front.join(timeout=5)
-            if front.is_alive():
-                front.terminate()
-                front.join()
-            # its pipes closed now, not by a finaliser when the child's handle
-            # goes: that allocates, and the first allocation once the collector
-            # is back on starts a collection of everything the replay made,
-            # ~0.5 s on the bench storm that a one-process replay leaves to its
-            # caller's next allocation (docs/engine-speed.md, the cycle)
-            front.close()
-        if was_enabled:
-            gc.enable()
+            _end(front, receive)
+
+
+def _end(front: Any, receive: Connection) -> None:
+    """The child joined (ended if it lingers) and its handle closed, while the
+    collector is still paused: closed later by a finaliser, it would allocate,
+    and the first allocation once the collector is back on starts a collection
+    of everything the replay made, ~0.5 s on the bench storm, that a
+    one-process replay leaves to its caller's next allocation."""
+    receive.close()
+    if front.pid is None:   # never started
+        return
+    front.join(timeout=5)
+    if front.is_alive():
+        front.terminate()
+        front.join()
+    front.close()
 
 
 def _stdin_copy(events: object) -> BinaryIO | None:
@@ -226,8 +228,8 @@ def _packed(release: Release) -> tuple[Any, ...]:
 
 def _unpacked(packed: tuple[Any, ...]) -> Release:
     step, t, ids, sp, kind, late, clock0, after = packed
-    if isinstance(ids, str):
-        ids = ids.split(_SEP) if step.shape[0] else []
+    if isinstance(ids, str):   # (no ids go as a list: "" holds no separator)
+        ids = ids.split(_SEP)
     return Release(step, t, ids, sp, kind, late.tolist(), clock0, after)
 
 

@@ -760,11 +760,7 @@ class Engine:
                             o_ami, o_last, o_ra = o.ami_affected, o.last_on_at, ra
                             s = stragglers.pop(p)
                             unverified = s.unverified
-                            i = bisect_left(unverified, p)
-                            if i < len(unverified) and unverified[i] == p:
-                                del unverified[i]
-                            else:
-                                _drop(unverified, p)
+                            _drop(unverified, p)
                             if not s.compacted:   # (shared empty sets once compacted)
                                 s.known_on.add(p)
                             if ti > s.last_on_at:

@@ -7,9 +7,10 @@ on the chunk size (tests/core/test_chunked.py).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any
 
@@ -23,7 +24,7 @@ from oms_bridge.core.inference import InferenceTuning
 from oms_bridge.core.topology import Topology
 from oms_bridge.settings import CoverageSettings, EngineSettings
 
-__all__ = ["CHUNK", "feed", "replay"]
+__all__ = ["CHUNK", "collector_paused", "feed", "replay"]
 
 #: events per bulk step (the result never depends on it)
 CHUNK = 4096
@@ -43,13 +44,24 @@ def replay(topology: Topology, events: Iterable[object],
     """
     settings = settings or EngineSettings()
     engine = Engine(topology, settings, coverage, tuning)
-    # millions of small long-lived objects: the cyclic collector would rescan them
-    # over and over for nothing (the engine makes no reference cycles worth it)
+    with collector_paused():
+        return _replay_into(engine, events, EventCodes.from_settings(settings),
+                            max(1, int(chunk_size)))
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic collector off for a replay, back as it was afterwards.
+
+    A replay makes millions of small long-lived objects that the collector
+    would rescan over and over for nothing. What the engine leaves behind is
+    one reference cycle (its sequencer holds its bound methods): the first
+    collection after this walks all of it, at the caller's next allocation.
+    """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _replay_into(engine, events, EventCodes.from_settings(settings),
-                            max(1, int(chunk_size)))
+        yield
     finally:
         if was_enabled:
             gc.enable()

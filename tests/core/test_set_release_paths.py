@@ -1,8 +1,8 @@
-"""A bulk push applies its releases itself with the arrival steps and clocks
-read through memoryviews, where :meth:`Sequencer.apply_release` (the split
-replay's path) reads them from lists: both must make the same applications,
-timer firings and clock readings as pushing the events one by one, a block
-handler included."""
+"""A bulk push applies its releases through :meth:`Sequencer.apply_release`,
+here or, handed off, in another sequencer (the split replay's path), with the
+arrival steps and clocks read through memoryviews: both must make the same
+applications, timer firings and clock readings as pushing the events one by
+one, a block handler included."""
 
 from __future__ import annotations
 
