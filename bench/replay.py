@@ -102,17 +102,15 @@ def full_replay(topo: Any, path: Path, workers: int) -> tuple[dict[str, Any], fl
     """The result, wall and CPU seconds (every process), peak RSS bytes (summed)."""
     split = importlib.import_module("oms_bridge.split_replay")
     settings_mod = importlib.import_module("oms_bridge.settings")
-    front: dict[str, float] = {}
+    children: list[dict[str, float]] = []
     t0, c0 = time.perf_counter(), time.process_time()
     with path.open("rb") as fh:
-        if workers == 2:
-            result: dict[str, Any] = split.split_replay(topo, fh, settings_mod.EngineSettings(),
-                                                        front_usage=front)
-        else:
-            result = split.replay_with(topo, fh, settings_mod.EngineSettings(), workers=1)
+        result: dict[str, Any] = split.replay_with(topo, fh, settings_mod.EngineSettings(),
+                                                   workers=workers, usage=children)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
-    return result, wall, cpu + front.get("cpu_s", 0.0), rss + int(front.get("max_rss_bytes", 0))
+    return (result, wall, cpu + sum(c["cpu_s"] for c in children),
+            rss + sum(int(c["max_rss_bytes"]) for c in children))
 
 
 def measure(workdir: Path, workers: int) -> dict[str, Any]:
@@ -138,13 +136,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workdir", type=Path, default=REPO / "bench" / "out" / "replay")
     ap.add_argument("--reuse", action="store_true", help="reuse files from an earlier run")
-    ap.add_argument("--workers", choices=("auto", "1", "2", "both"), default="auto",
-                    help="replay in one process, split over two (auto: two where two "
-                         "CPUs are free, as oms-bridge replay does), or both, alternated")
+    ap.add_argument("--workers", choices=("auto", "1", "2", "3", "both", "all"),
+                    default="auto",
+                    help="processes of the replay, as oms-bridge replay --workers (auto: "
+                         "as it chooses here); both: 1 and 2, all: 1, 2 and 3, alternated")
     ap.add_argument("--rounds", type=int, default=3,
                     help="rounds (each a fresh process: parse, then replay); medians printed")
     ap.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--measure", type=int, choices=(1, 2), help=argparse.SUPPRESS)
+    ap.add_argument("--measure", type=int, choices=(1, 2, 3), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     if args.generate_only:
@@ -162,9 +161,9 @@ def main(argv: list[str] | None = None) -> int:
                         str(args.seed), "--workdir", str(args.workdir)], check=True)
         print(f"  ({time.perf_counter() - t0:.1f} s)")
     split = importlib.import_module("oms_bridge.split_replay")
-    default = 2 if split.can_split() else 1
-    if args.workers == "both":
-        modes = [1, 2]
+    default = split.default_workers()
+    if args.workers in {"both", "all"}:
+        modes = [1, 2] if args.workers == "both" else [1, 2, 3]
     else:
         modes = [int(args.workers) if args.workers != "auto" else default]
     runs: dict[int, list[dict[str, Any]]] = {m: [] for m in modes}
@@ -210,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _how(workers: int) -> str:
-    return "one process" if workers == 1 else "two processes (front + engine)"
+    return {1: "one process", 2: "two processes (front + engine)"}.get(
+        workers, f"{workers} processes (front + {workers - 1} parts)")
 
 
 if __name__ == "__main__":

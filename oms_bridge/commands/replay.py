@@ -4,8 +4,9 @@ The events file is streamed in chunks of lines (bounded memory whatever its leng
 blank lines are skipped, lines that are not JSON or not a valid event are
 counted as ``invalid``. The result is deterministic for the same inputs.
 Where two CPUs are free, the reading, checking and ordering of the events
-runs in a second process beside the engine (:mod:`oms_bridge.split_replay`):
-the same result, sooner; ``--workers 1`` keeps it to one.
+runs in one process and the engine's work is shared by feeder between it and
+another (:mod:`oms_bridge.split_replay`): the same result, sooner;
+``--workers 1`` keeps it to one.
 """
 
 from __future__ import annotations
@@ -38,10 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where to write the result ('-': stdout)")
     parser.add_argument("--config", "--settings", dest="config", metavar="PATH", default=None,
                         help="settings file (TOML, same keys as config/default.toml)")
-    parser.add_argument("--workers", choices=("auto", "1", "2"), default="auto",
-                        help="processes: 2 reads and orders the events beside the engine, "
-                             "1 does everything in one; auto: 2 where two CPUs are free "
-                             "(the result is the same)")
+    parser.add_argument("--workers", choices=("auto", "1", "2", "3", "4"), default="auto",
+                        help="processes: 1 does everything in one; more read and order "
+                             "the events in one and share the engine's work by feeder; "
+                             "auto: one per free CPU, up to 4 (the result is the same)")
 
 
 def load_topology(path: str | Path, settings: Settings) -> Topology:

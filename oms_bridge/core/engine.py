@@ -200,6 +200,9 @@ class Engine:
         #: event time passing): scheduled again afterwards, not run
         self._flushing = False
         self._deferred: list[tuple[float, Any, object]] = []
+        #: per restoration feed item, the key of the action that made it (an
+        #: engine that applies one part of a replay's releases: see as_part)
+        self._feed_keys: list[tuple[Any, ...]] | None = None
 
     def _spans(self) -> list[tuple[int, int]]:
         """Per feeder, the service points [lo, hi) of its root, all of that feeder
@@ -528,6 +531,43 @@ class Engine:
             self._stats[key] += n
         self._seq.take_buffered(state.buffered)
 
+    # ============================================================ parts
+    # The state of an engine is per feeder (incidents, outages, the meters of
+    # each), except the sequence of releases and timers that drives it. So
+    # engines that each apply the same releases, with the events of every
+    # feeder but their own passed over, reach each the state one engine would
+    # for their feeders; the keys of their actions (Sequencer.keyed) put their
+    # restoration feeds back in one engine's order (oms_bridge.split_replay).
+    @property
+    def passed_over_sp(self) -> int:
+        """The service point of a passed-over event in a part's releases
+        (with the restore kind: ignored at once, as a restore of a meter
+        that has said something newer, see :meth:`as_part`)."""
+        return self.topology.n_service_points
+
+    def as_part(self) -> None:
+        """Make this engine apply one part of a replay: releases whose events
+        of other feeders have service point :attr:`passed_over_sp` and the
+        restore kind, which pass over them (no meter of this engine; its
+        latest event is at +inf, so a restore of it is older and ignored,
+        by the inline loop and the handler alike) while keeping their place
+        in the sequence, where timers fire. Then :meth:`part_result`."""
+        self._seq.keyed()
+        self._last_t.append(math.inf)
+        self._feed_keys = []
+
+    def part_result(self) -> tuple[list[tuple[float, str, dict[str, Any]]],
+                                   list[tuple[tuple[Any, ...], dict[str, Any]]]]:
+        """This part's outages as ``(started_at, outage_id, row)`` and its
+        restoration feed items as ``(key, row)``: sorted together with the
+        other parts', they are what one engine's :func:`result_of` lists
+        (the feed's ``seq`` numbered again)."""
+        if self._feed_keys is None:
+            raise RuntimeError("part_result: this engine is not a part (as_part)")
+        book = self._book
+        outages = [(o.started_at, o.outage_id, book.to_dict(o)) for o in book.by_id.values()]
+        return outages, list(zip(self._feed_keys, book.feed_items(), strict=True))
+
     # ================================================================ output
     def drain_changes(self) -> list[dict[str, Any]]:
         return self._book.drain_changes()
@@ -770,6 +810,7 @@ class Engine:
                             touch(s)
                             continue
                 seq.clock = after[step[k]]
+                seq.at = k
                 restore(ti, eid[k], p)
             else:
                 # _gasp, then _add_dark, for a meter no outage holds joining an
@@ -813,6 +854,7 @@ class Engine:
                             incident_of[p] = inc
                         continue
                 seq.clock = after[step[k]]
+                seq.at = k
                 gasp(ti, eid[k], p)
             # a handler ran: forget what it may have changed (an incident found
             # stays the answer unless one was filed since)
@@ -1486,6 +1528,8 @@ class Engine:
         o.confirmed_at = None if stragglers else self._on_time(o, now)
         if o.ever_active:
             book.add_feed_item(o)
+            if self._feed_keys is not None:
+                self._feed_keys.append((self._seq.action_key(), len(self._feed_keys)))
         book.touch(o)
         self._seq.schedule(now + self._retention, self._expire_outage, o)
 

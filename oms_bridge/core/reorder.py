@@ -43,8 +43,10 @@ __all__ = ["BlockHandler", "Buffered", "Release", "Sequencer"]
 
 #: ``(occurred_at, event_id, sp, kind_code)`` as buffered.
 Item = tuple[float, str, int, int]
-#: ``(due, seq, callback, token)``: callback(due, token).
-Timer = tuple[float, int, Callable[[float, object], None], object]
+#: ``(due, seq, callback, token)``: callback(due, token). ``seq`` orders timers
+#: due at the same time by when they were scheduled: a counter, or in a keyed
+#: sequencer (:meth:`Sequencer.keyed`) the key of what scheduled it
+Timer = tuple[float, Any, Callable[[float, object], None], object]
 #: what to apply now, in order (indices into the buffer then the new events), the
 #: arrival step of each, whether each is late; and what stays buffered
 Releases = tuple[NDArray[np.int64], NDArray[np.int64], list[bool], NDArray[np.int64]]
@@ -86,9 +88,9 @@ class Buffered(NamedTuple):
 class Sequencer:
     """Releases buffered events and timers to ``on_event`` / timer callbacks."""
 
-    __slots__ = ("_b_eid", "_b_kind", "_b_sp", "_b_t", "_by_block", "_by_kind", "_heap",
-                 "_max_seen",
-                 "_on_event", "_sink", "_timer_seq", "_timers", "clock", "lateness_s")
+    __slots__ = ("_act", "_b_eid", "_b_kind", "_b_sp", "_b_t", "_batch", "_by_block",
+                 "_by_kind", "_g", "_heap", "_keyed", "_max_seen", "_on_event", "_pk", "_sink",
+                 "_timer_seq", "_timers", "at", "clock", "lateness_s")
 
     def __init__(self, lateness_s: float, on_event: Callable[[float, str, int, int], None],
                  *, by_kind: Sequence[Callable[[float, str, int], None]] | None = None,
@@ -125,6 +127,18 @@ class Sequencer:
         self._b_kind: NDArray[np.int8] = np.zeros(0, dtype=np.int8)
         #: where releases go instead of being applied (see :meth:`hand_off`)
         self._sink: Callable[[Release], None] | None = None
+        # action keys (see :meth:`keyed`): off unless asked for
+        self._keyed = False
+        #: released events applied (or passed over) before the current release
+        self._g = 0
+        #: the index, in the current release, of the event being applied (set
+        #: before a handler runs: by the bulk loop, and by a block handler)
+        self.at = 0
+        #: the key of the timer firing now; None while an event is applied
+        self._act: tuple[Any, ...] | None = None
+        # the batch of timers firing (its position) and its highest (due, seq)
+        self._batch: tuple[int, int] = (-1, 0)
+        self._pk: tuple[float, Any] = (float("-inf"), ())
 
     @property
     def buffered(self) -> int:
@@ -146,9 +160,63 @@ class Sequencer:
     def schedule(self, due: float, callback: Callable[[float, object], None],
                  token: object = None) -> None:
         self._timer_seq += 1
+        if self._keyed:
+            heapq.heappush(self._timers, (due, (self.action_key(), self._timer_seq),
+                                          callback, token))
+            return
         heapq.heappush(self._timers, (due, self._timer_seq, callback, token))
 
+    # ----------------------------------------------------------- action keys
+    def keyed(self) -> None:
+        """Key every action (applying an event, firing a timer) by its place in
+        the whole sequence of releases, so that engines that each apply a part
+        of the same releases (oms_bridge.split_replay: one per group of
+        feeders, every other event passed over as a no-op) can put what they
+        did back in the order one engine would have done it.
+
+        An event's key is ``(g, 2)``, ``g`` its index among all events
+        released. Timers fire in batches at fixed places of that sequence:
+        ``(g, 0)`` the trailing timers of arrivals before event ``g``, ``(g,
+        1)`` those due before it, ``(g, 3)`` those a late event ``g`` made
+        overdue, ``(g, -1)`` the trailing timers at the end of a release that
+        ends before ``g``; in every engine the same batches, each firing its own
+        timers in their own order. Within a batch, one engine fires timers in
+        ``(due, seq)`` order, except that a timer scheduled by a callback for
+        earlier than the one firing fires next; ``seq`` is the key of the
+        action that scheduled it (and a counter), so ``(due, seq)`` compares
+        across engines as the one engine's counter would. A timer's key is
+        ``(g, phase, (due, seq) or the highest fired before it in its batch,
+        n)``: the one engine's firing order is the order of these keys (the
+        timers that share the highest come from one engine, in ``n`` order).
+        Only for the bulk path and :meth:`flush`: one by one, events have no
+        place in the releases."""
+        if self._timers or self._heap:
+            raise RuntimeError("keyed: this sequencer has already scheduled or held events")
+        self._keyed = True
+
+    def action_key(self) -> tuple[Any, ...]:
+        """The key of what is being done now (see :meth:`keyed`)."""
+        act = self._act
+        return act if act is not None else (self._g + self.at, 2)
+
+    def _fire_keyed(self, timer: Timer, g: int, phase: int) -> None:
+        due, seq, callback, token = timer
+        pk = (due, seq)
+        if self._batch != (g, phase):
+            self._batch = (g, phase)
+        elif self._pk > pk:
+            pk = self._pk   # scheduled by a callback for earlier than the one fired
+        self._pk = pk
+        self._timer_seq += 1
+        self._act = (g, phase, pk, self._timer_seq)
+        try:
+            callback(due, token)
+        finally:
+            self._act = None
+
     def push(self, occurred_at: float, event_id: str, sp: int, kind: int) -> None:
+        if self._keyed:
+            self._not_keyed("push")
         if self._sink is not None:   # (exactly the same, and released as columns)
             self.push_many(np.array([occurred_at], dtype=np.float64), [event_id],
                            np.array([sp], dtype=np.int64), np.array([kind], dtype=np.int8))
@@ -171,6 +239,8 @@ class Sequencer:
 
     def tick(self, event_time: float) -> None:
         self._not_handed_off("tick")
+        if self._keyed:
+            self._not_keyed("tick")
         self._spill()
         self._max_seen = max(self._max_seen, event_time)
         wm = self._max_seen - self.lateness_s
@@ -180,19 +250,32 @@ class Sequencer:
     def flush(self) -> None:
         self._not_handed_off("flush")
         self._spill()
-        heap, timers = self._heap, self._timers
+        heap, timers, keyed = self._heap, self._timers, self._keyed
+        self.at = 0
         while heap or timers:
             if timers and (not heap or timers[0][0] < heap[0][0]):
-                due, _, callback, token = heapq.heappop(timers)
+                timer = heapq.heappop(timers)
+                due = timer[0]
                 self.clock = max(self.clock, due)
-                callback(due, token)
+                if keyed:   # (before event g: the place of timers due before it)
+                    self._fire_keyed(timer, self._g, 1)
+                else:
+                    timer[2](due, timer[3])
             else:
                 t, eid, sp, kind = heapq.heappop(heap)
                 self.clock = max(self.clock, t)
                 self._on_event(t, eid, sp, kind)
+                self._g += 1
 
-    def _fire_before(self, t: float, *, inclusive: bool = False) -> None:
+    def _fire_before(self, t: float, *, inclusive: bool = False, g: int = 0,
+                     phase: int = 1) -> None:
+        """Timers due before ``t`` (at ``t`` too if ``inclusive``); ``g`` and
+        ``phase``: where in the releases, for a keyed sequencer."""
         timers = self._timers
+        if self._keyed:
+            while timers and (timers[0][0] < t or (inclusive and timers[0][0] == t)):
+                self._fire_keyed(heapq.heappop(timers), g, phase)
+            return
         while timers and (timers[0][0] < t or (inclusive and timers[0][0] == t)):
             due, _, callback, token = heapq.heappop(timers)
             callback(due, token)
@@ -312,6 +395,11 @@ class Sequencer:
         self._b_kind = np.concatenate((self._b_kind, state.kind))
         self._max_seen = max(self._max_seen, state.max_seen)
         self.clock = max(self.clock, state.clock)
+
+    @staticmethod
+    def _not_keyed(what: str) -> None:
+        raise RuntimeError(f"{what}: a keyed sequencer takes releases (apply_release) "
+                           "and flush only")
 
     def _not_handed_off(self, what: str) -> None:
         if self._sink is not None:
@@ -469,6 +557,7 @@ class Sequencer:
                 handlers[kind[k]](t[k], eid[k], sp[k])
                 return k + 1
         timers = self._timers
+        g = self._g   # (the places of the batches of timers, for a keyed sequencer)
         cur = -1
         lo = 0
         k = 0
@@ -478,11 +567,11 @@ class Sequencer:
             if s != cur:
                 # trailing timers of the arrivals in between (each at its own clock)
                 prev = after[s - 1] if s else clock0   # the clock before arrival s
-                self._fire_trailing(prev, after, lo)
+                self._fire_trailing(prev, after, lo, g + k, 0)
                 cur = lo = s
                 self.clock = prev if is_late else after[s]
             if timers and timers[0][0] < ti:
-                self._fire_before(ti)
+                self._fire_before(ti, g=g + k)
             if not is_late:
                 # (sequences typed as lists: see BlockHandler)
                 k = block(k, step, t, eid, sp, kind, late, after, timers)  # type: ignore[arg-type]
@@ -491,22 +580,30 @@ class Sequencer:
                     cur = lo = s
                 self.clock = after[s]
                 continue
+            self.at = k
             handlers[kind[k]](ti, eid[k], sp[k])
             # timers it made overdue
-            self._fire_before(after[s - 1] if s else clock0, inclusive=True)
+            self._fire_before(after[s - 1] if s else clock0, inclusive=True, g=g + k, phase=3)
             k += 1
-        self._fire_trailing(after[-1], after, lo)
+        self._fire_trailing(after[-1], after, lo, g + n, -1)
         self.clock = after[-1]
+        self._g = g + n
 
-    def _fire_trailing(self, limit: float, after: Sequence[float], lo: int) -> None:
+    def _fire_trailing(self, limit: float, after: Sequence[float], lo: int,
+                       g: int = 0, phase: int = 0) -> None:
         """Fire timers due by ``limit``, each with the clock of the first arrival
-        (from step ``lo``) whose watermark reached it."""
+        (from step ``lo``) whose watermark reached it (``g``, ``phase``: see
+        :meth:`_fire_before`)."""
         timers = self._timers
+        keyed = self._keyed
         while timers and timers[0][0] <= limit:
             due = timers[0][0]
             self.clock = after[max(lo, bisect_left(after, due))]
-            _, _, callback, token = heapq.heappop(timers)
-            callback(due, token)
+            timer = heapq.heappop(timers)
+            if keyed:
+                self._fire_keyed(timer, g, phase)
+            else:
+                timer[2](due, timer[3])
 
 
 def _view(a: NDArray[Any]) -> memoryview:
