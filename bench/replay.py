@@ -11,8 +11,8 @@
 2. In a fresh process per round (``--rounds``, medians printed): time merely
    parsing every line with ``orjson.loads`` (reference), then the full replay
    (parse + normalise + engine + flush) as ``oms-bridge replay`` runs it
-   (``oms_bridge.split_replay.replay_with``: split over two processes where
-   two CPUs are free, see ``--workers``);
+   (``oms_bridge.split_replay.replay_with``: the engine's work shared by
+   feeder over a process per free CPU, see ``--workers``);
    print events/s for both, their ratio (target >= 0.30), the CPU time of
    every process of the replay, and the peak resident memory (target < 2 GB;
    for a split replay, the sum of both processes' peaks, an upper bound, as
@@ -209,8 +209,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _how(workers: int) -> str:
-    return {1: "one process", 2: "two processes (front + engine)"}.get(
-        workers, f"{workers} processes (front + {workers - 1} parts)")
+    return "one process" if workers == 1 else f"{workers} processes (engine shared by feeder)"
 
 
 if __name__ == "__main__":

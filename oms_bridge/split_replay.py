@@ -1,4 +1,4 @@
-"""A replay over two processes: a front that reads and orders, an engine that applies.
+"""A replay over several processes: a front that reads and orders, engines that apply.
 
 Everything a replay does before the release order (decoding the lines,
 validating them, finding meters, the duplicate filter, the watermark and the
@@ -17,6 +17,16 @@ buffer bounds how far it runs ahead, so memory stays bounded. At the end of
 input it sends its statistics and the events it still holds; the engine here
 takes them over and flushes. An error in the child is raised here, with its
 traceback as a note; a child that dies is a :class:`ReplayError`.
+
+:func:`parts_replay` (what ``oms-bridge replay`` runs where two CPUs are
+free) goes further: the engine's state is per feeder, so its work is shared
+by groups of feeders between parts, one of them in the front's own process
+(its share set so both processes finish together, :func:`front_share`).
+Each part applies every release with the other parts' events passed over,
+so its timers fire where one engine's would, and its sequencer keys every
+action by its place in the releases (:meth:`Sequencer.keyed`); this process
+merges the parts' outages by start and their restoration feeds by those
+keys: the result of one engine, byte for byte (tests/core/test_parts_replay.py).
 """
 
 from __future__ import annotations
