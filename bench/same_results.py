@@ -6,12 +6,14 @@ OLD and NEW are source trees or git revisions (a revision is checked out in a
 temporary worktree, removed afterwards). A speed change must not change a
 single byte of any result, so this is the check to run before and after one:
 
-1. Simulate 22 storms (once, kept in ``--workdir``): four kinds of storm on
+1. Simulate 26 storms (once, kept in ``--workdir``): four kinds of storm on
    each feeder of ``../shared/feeders`` (skipped when absent) and on the
    bundled demo (default; 20 % delivery with 20 % late events; 80 % delivery
    with 10 % duplicates and many nested outages; many short outages with 60 %
    restore delivery), plus a 500-outage storm on ckt24 and a 400-outage one
-   at 35 % delivery on ieee8500.
+   at 35 % delivery on ieee8500, and the four kinds (300-600 outages) on a
+   synthetic utility of 20 feeders, where the replay shares its engine's
+   work by feeder.
 2. Replay every storm with ``oms-bridge replay`` from each tree and compare the
    result files byte for byte. Exit status 1 on any difference.
    ``--big`` adds the storm of ``bench/replay.py`` (2M events, made by it).
@@ -47,6 +49,22 @@ KINDS: dict[str, list[str]] = {
 LARGE: dict[str, list[str]] = {
     "ckt24": ["--seed", "5", "--outages", "500", "--duration-h", "6"],
     "ieee8500": ["--seed", "6", "--outages", "400", "--duration-h", "4", "--delivery", "0.35"],
+}
+
+#: a synthetic utility of 20 feeders (the replay shares its engine's work by
+#: feeder: the shared feeders and the demo are one or few feeders each)
+_UTILITY = """
+import sys
+from pathlib import Path
+import numpy as np
+from oms_bridge.sim.fixtures import synthetic_utility
+topo = synthetic_utility(60_000, np.random.default_rng(7), sp_per_feeder=3_000)
+Path(sys.argv[1]).write_bytes(topo.to_bytes())
+"""
+UTILITY_KINDS: dict[str, list[str]] = {
+    kind: [*opts, "--outages", "300"] if kind != "d" else [*opts[:2], "--outages", "600",
+                                                               *opts[4:]]
+    for kind, opts in KINDS.items()
 }
 
 _TIMED = """
@@ -120,6 +138,16 @@ def make_storms(workdir: Path) -> list[tuple[Path, Path]]:
                 _cli(REPO, "simulate", "--topology", str(src), "--out-events", str(events),
                      "--out-truth", os.devnull, *opts)
             storms.append((src, events))
+    src = workdir / "utility.npz"
+    if not src.is_file():
+        subprocess.run([sys.executable, "-c", _UTILITY, str(src)],
+                       env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
+    for kind, opts in UTILITY_KINDS.items():
+        events = workdir / f"utility-{kind}.jsonl"
+        if not events.is_file():
+            _cli(REPO, "simulate", "--topology", str(src), "--out-events", str(events),
+                 "--out-truth", os.devnull, *opts)
+        storms.append((src, events))
     return storms
 
 
