@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,7 @@ from oms_bridge.core.topology import Topology, TopologyBuilder
 from oms_bridge.settings import EngineSettings
 from oms_bridge.sim.fixtures import synthetic_utility
 from oms_bridge.split_replay import (
+    ReplayError,
     _packed,
     _unpacked,
     front_share,
@@ -259,3 +262,44 @@ def test_workers_must_be_at_least_one() -> None:
     topo, lines = utility_storm(1)
     with pytest.raises(ValueError, match="at least 1"):
         replay_with(topo, lines, SETTINGS, workers=0)
+
+
+@needs_fork
+def test_parts_read_standard_input_too(tmp_path: Path) -> None:
+    topo, lines = utility_storm(15)
+    (tmp_path / "t.npz").write_bytes(topo.to_bytes())
+    data = ("\n".join(lines) + "\n").encode()
+    outs = []
+    for workers in ("1", "2", "3"):
+        out = tmp_path / f"r{workers}.json"
+        done = subprocess.run(
+            [sys.executable, "-m", "oms_bridge.cli", "replay", "--topology",
+             str(tmp_path / "t.npz"), "--events", "-", "--out", str(out), "--workers", workers],
+            input=data, capture_output=True, check=False, timeout=120)
+        assert done.returncode == 0, done.stderr.decode()
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1] == outs[2]
+
+
+@needs_fork
+@pytest.mark.parametrize("lines", [[], ["", "not json", "{}"]], ids=["empty", "junk only"])
+def test_parts_of_nothing_are_one_engines_nothing(lines: list[str]) -> None:
+    topo = utility(4)
+    got = parts_replay(topo, lines, SETTINGS, processes=3)
+    assert orjson.dumps(got) == orjson.dumps(replay(topo, lines, SETTINGS))
+
+
+@needs_fork
+def test_a_dying_part_is_a_replay_error_and_nothing_is_left_running(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    topo, lines = utility_storm(16)
+
+    def die(self: Engine) -> None:
+        os._exit(7)
+
+    monkeypatch.setattr(Engine, "flush", die)   # (in the parts only: the parent never flushes)
+    with pytest.raises(ReplayError, match="exit code 7"):
+        parts_replay(topo, lines, SETTINGS, processes=3)
+    import multiprocessing  # noqa: PLC0415
+
+    assert not multiprocessing.active_children()
