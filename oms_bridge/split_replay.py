@@ -443,7 +443,7 @@ def _parts_front(sends: list[Connection], reply: Connection | None,  # noqa: PLR
             for i, put in enumerate(puts, local):
                 put((_RELEASE, _packed(part_view(release, ids, part == i, over), late)))
             if own is not None:
-                own.apply_release(part_view(release, ids, part == 0, over))
+                own.apply_release(part_view(release, None, part == 0, over))
 
         engine.hand_off(ship)
         feed(engine, events, codes, chunk_size)
@@ -471,26 +471,32 @@ def _parts_front(sends: list[Connection], reply: Connection | None,  # noqa: PLR
             reply.close()
 
 
-def part_view(release: Release, ids: NDArray[np.object_], mine: NDArray[np.bool_],
+def part_view(release: Release, ids: NDArray[np.object_] | None, mine: NDArray[np.bool_],
               over: int) -> Release:
-    """A part's view of a release (``ids``: its event ids as an array): the
-    events not ``mine`` kept in their places, passed over (no id, service
-    point ``over``, the restore kind: see :meth:`Engine.as_part`)."""
+    """A part's view of a release: the events not ``mine`` kept in their
+    places, passed over (service point ``over``, the restore kind: see
+    :meth:`Engine.as_part`). With ``ids`` (the event ids as an array), theirs
+    are left out (a release's order is set: nothing reads them), for a part
+    across a pipe; without, they stay."""
     if np.isnan(release.t).any():   # (times are validated: never)
         raise ValueError("a release holds an event without a time: it cannot be passed over")
-    kept = ids.copy()
-    kept[~mine] = ""
-    return release._replace(event_id=kept.tolist(), sp=np.where(mine, release.sp, over),
+    event_id = release.event_id
+    if ids is not None:
+        kept = ids.copy()
+        kept[~mine] = ""
+        event_id = kept.tolist()
+    return release._replace(event_id=event_id, sp=np.where(mine, release.sp, over),
                             kind=np.where(mine, release.kind, _RESTORE).astype(np.int8))
 
 
 def part_held(state: FrontState, mine: NDArray[np.bool_], over: int) -> FrontState:
-    """A part's view of what a front still holds at the end (see :func:`part_view`)."""
+    """A part's view of what a front still holds at the end (see :func:`part_view`).
+    The ids stay: :meth:`Sequencer.flush` orders held events by (time, id), and
+    every part must pass over the others' events in the order one engine
+    applies them, where its timers fire and its actions are keyed."""
     buf = state.buffered
-    eids = buf.event_id.copy()
-    eids[~mine] = ""
     return FrontState(state.stats, buf._replace(
-        event_id=eids, sp=np.where(mine, buf.sp, over),
+        sp=np.where(mine, buf.sp, over),
         kind=np.where(mine, buf.kind, _RESTORE).astype(np.int8)))
 
 

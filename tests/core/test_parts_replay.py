@@ -303,3 +303,55 @@ def test_a_dying_part_is_a_replay_error_and_nothing_is_left_running(
     import multiprocessing  # noqa: PLC0415
 
     assert not multiprocessing.active_children()
+
+
+def _tied_storm(topo: Topology, rng: np.random.Generator, n: int) -> list[str]:
+    """Gasps and restores at whole seconds of a few minutes: many events share
+    a time, across feeders."""
+    meters = [m.decode() for m in topo.meter_keys.tolist()]
+    out = []
+    for i in range(n):
+        m = meters[int(rng.integers(len(meters)))]
+        second = int(rng.integers(0, 900))
+        kind = "power_restored" if rng.random() < 0.4 else "last_gasp"
+        out.append(orjson.dumps({
+            "event_id": f"E{i}", "meter_id": m, "type": kind,
+            "occurred_at": f"2026-11-01T10:{second // 60:02d}:{second % 60:02d}Z"}).decode())
+    return out
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), lateness=st.sampled_from([30.0, 1e7]),
+       n=st.integers(2, 3))
+def test_ties_in_time_at_the_end_of_input_keep_one_engines_order(seed: int, lateness: float,
+                                                                 n: int) -> None:
+    """With a reorder buffer longer than the storm, every event waits for the
+    end of input, where the held events go by (time, id): each part must pass
+    over the others' in that order."""
+    topo = utility(4)
+    lines = _tied_storm(topo, np.random.default_rng(seed), 1500)
+    tuned = EngineSettings(lateness_s=lateness)
+    want = orjson.dumps(replay(topo, lines, tuned))
+    part_of_sp, n = parts_of(topo, n)
+    front = Engine(topo, tuned)
+    parts = [Engine(topo, tuned) for _ in range(n)]
+    for p in parts:
+        p.as_part()
+    over = front.passed_over_sp
+
+    def across(release: Release) -> None:
+        part = part_of_sp[release.sp]
+        ids = np.array(release.event_id, dtype=object)
+        for i, p in enumerate(parts):
+            p.apply_release(part_view(release, ids if i else None, part == i, over))
+
+    front.hand_off(across)
+    feed(front, lines, EventCodes.from_settings(tuned), 256)
+    state = front.front_state()
+    for i, p in enumerate(parts):
+        p.take_front(part_held(state, part_of_sp[state.buffered.sp] == i, over))
+        p.flush()
+    outages, restorations = merge_parts([p.part_result() for p in parts])
+    got = orjson.dumps({"outages": outages, "restorations": restorations,
+                        "coverage": front.coverage(), "events": state.stats})
+    assert got == want
