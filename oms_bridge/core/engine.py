@@ -551,7 +551,12 @@ class Engine:
         restore kind, which pass over them (no meter of this engine; its
         latest event is at +inf, so a restore of it is older and ignored,
         by the inline loop and the handler alike) while keeping their place
-        in the sequence, where timers fire. Then :meth:`part_result`."""
+        in the sequence, where timers fire. Then :meth:`part_result`.
+
+        What this relies on: no state but the sequencer's is shared between
+        feeders, and a timer's callback reads its due, never the clock (a
+        passed-over event does not set the clock its handler would have
+        set; a handler of this part's own events finds it set for them)."""
         self._seq.keyed()
         self._last_t.append(math.inf)
         self._feed_keys = []
