@@ -431,10 +431,16 @@ def _parts_front(sends: list[Connection], reply: Connection | None,  # noqa: PLR
     puts = [send.send for send in sends]
     local = reply is not None
     over = engine.passed_over_sp
-    own: Engine | None = None
-    if local:
-        own = Engine(engine.topology, engine.settings, engine.coverage_settings, engine.tuning)
-        own.as_part()
+    own: list[Engine] = []
+
+    def own_part() -> Engine:
+        # built once the other parts have their first release (not before: they wait)
+        if not own:
+            own.append(Engine(engine.topology, engine.settings, engine.coverage_settings,
+                              engine.tuning))
+            own[0].as_part()
+        return own[0]
+
     try:
         def ship(release: Release) -> None:
             part = part_of_sp[release.sp]
@@ -442,8 +448,8 @@ def _parts_front(sends: list[Connection], reply: Connection | None,  # noqa: PLR
             late = np.array(release.late, dtype=np.bool_)
             for i, put in enumerate(puts, local):
                 put((_RELEASE, _packed(part_view(release, ids, part == i, over), late)))
-            if own is not None:
-                own.apply_release(part_view(release, None, part == 0, over))
+            if local:
+                own_part().apply_release(part_view(release, None, part == 0, over))
 
         engine.hand_off(ship)
         feed(engine, events, codes, chunk_size)
@@ -451,10 +457,11 @@ def _parts_front(sends: list[Connection], reply: Connection | None,  # noqa: PLR
         part = part_of_sp[state.buffered.sp]
         for i, put in enumerate(puts, local):
             put((_END, (part_held(state, part == i, over), None if local or i else _usage())))
-        if own is not None and reply is not None:
-            own.take_front(part_held(state, part == 0, over))
-            own.flush()
-            outs, items = own.part_result()
+        if reply is not None:
+            mine = own_part()
+            mine.take_front(part_held(state, part == 0, over))
+            mine.flush()
+            outs, items = mine.part_result()
             usage = _usage()
             reply.send((_END, (outs, items, (state.stats, usage), usage)))
     except BaseException as exc:
