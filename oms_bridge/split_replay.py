@@ -259,7 +259,7 @@ def parts_of(topology: Topology, n: int, shares: Sequence[float] | None = None
     sp_group = feeder_group[sp_feeder]
     ami = topology.sp_meter_type == MeterType.AMI.code
     weight = np.bincount(sp_group, weights=ami, minlength=n_feeders + 1)
-    groups = np.unique(sp_group)
+    groups = np.flatnonzero(np.bincount(sp_group, minlength=n_feeders + 1))
     share = [1.0] * int(n) if shares is None else [max(0.0, float(x)) for x in shares]
     if len(share) != n or not any(share):
         raise ValueError(f"parts_of: {n} parts need as many shares, not all 0, not {shares}")
