@@ -215,6 +215,10 @@ def _apply_all(engine: Engine, receive: Connection, front: Any) -> dict[str, flo
 
 
 # ===================================================================== parts
+#: (a service point's part is an int8)
+_MAX_PARTS = 127
+
+
 def parts_of(topology: Topology, n: int, shares: Sequence[float] | None = None
              ) -> tuple[NDArray[np.int8], int]:
     """Each service point's part (``0 .. parts - 1``) and the number of parts
@@ -260,6 +264,8 @@ def parts_of(topology: Topology, n: int, shares: Sequence[float] | None = None
     ami = topology.sp_meter_type == MeterType.AMI.code
     weight = np.bincount(sp_group, weights=ami, minlength=n_feeders + 1)
     groups = np.flatnonzero(np.bincount(sp_group, minlength=n_feeders + 1))
+    if not 1 <= n <= _MAX_PARTS:
+        raise ValueError(f"parts_of: 1 to {_MAX_PARTS} parts, not {n}")
     share = [1.0] * int(n) if shares is None else [max(0.0, float(x)) for x in shares]
     if len(share) != n or not any(share):
         raise ValueError(f"parts_of: {n} parts need as many shares, not all 0, not {shares}")
@@ -290,7 +296,8 @@ MAX_WORKERS = 4
 def front_share(processes: int, front_load: float = FRONT_LOAD) -> float:
     """The share of the meters whose part the front's process applies too,
     so that ``processes`` busy processes finish together: ``(1 - (processes
-    - 1) * front_load) / processes`` (a quarter for two, none for three)."""
+    - 1) * front_load) / processes`` (at :data:`FRONT_LOAD`, a fifth for two,
+    none for three or more)."""
     return max(0.0, (1.0 - (processes - 1) * front_load) / processes)
 
 

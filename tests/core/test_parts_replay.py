@@ -161,6 +161,8 @@ def test_parts_of_keeps_feeders_of_one_tree_together_and_follows_shares() -> Non
     assert parts_of(topo, 9)[1] == 4
     with pytest.raises(ValueError, match="shares"):
         parts_of(topo, 2, [1.0])
+    with pytest.raises(ValueError, match="1 to 127 parts"):
+        parts_of(topo, 0)
 
 
 def test_a_node_of_another_feeder_in_a_tree_joins_the_feeders() -> None:
