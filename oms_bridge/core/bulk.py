@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import compress, repeat
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -336,24 +337,35 @@ class MeterTable:
         words = rows.view(np.uint64)
         hashes = _row_hashes(words)
         order = np.argsort(hashes)
-        hashes = hashes[order]
         self._n = n
         self._width = k_words
-        self._sp = np.asarray(sps, dtype=np.int64)[order]
+        # (built once per replay, in a process that has just started: every
+        # array made here is memory touched for the first time, which costs
+        # more than the arithmetic, so as few and as narrow as the look-up allows)
+        narrow: type[np.signedinteger[Any]] = np.int32 if n < 2**31 - 1 else np.int64
+        self._sp: NDArray[np.signedinteger[Any]] = np.take(np.asarray(sps, dtype=narrow), order)
         # word j of every id, as its own array (gathers of 1-D arrays are fast),
         # and one entry of padding (what an empty last bucket points at)
-        self._columns = [np.append(words[order, j], np.uint64(0)) for j in range(k_words)]
+        self._columns = []
+        for j in range(k_words):
+            column = np.empty(n + 1, dtype=np.uint64)
+            np.take(words[:, j], order, out=column[:n])
+            column[n] = 0
+            self._columns.append(column)
         bits = n.bit_length() + 1
         self._shift = np.uint64(64 - bits)
-        # bucket b holds entries _start[b] to _start[b + 1] - 1
-        self._start = np.zeros((1 << bits) + 1, dtype=np.int64)
-        np.cumsum(np.bincount((hashes >> self._shift).astype(np.int64), minlength=1 << bits),
-                  out=self._start[1:])
+        # bucket b holds entries _start[b] to _start[b + 1] - 1 (the counts
+        # need no order: taken from the hashes as they are)
+        self._start: NDArray[np.signedinteger[Any]] = np.zeros((1 << bits) + 1, dtype=narrow)
+        buckets = np.right_shift(hashes, self._shift, out=hashes).view(np.int64)
+        np.cumsum(np.bincount(buckets, minlength=1 << bits), out=self._start[1:])
         # distinct ids: sorted (as a compiled topology's are), or of distinct
         # hashes, or else each one finds itself
-        self._unique = (n < 2 or bool((raw[1:] > raw[:-1]).all())
-                        or bool((hashes[1:] != hashes[:-1]).all())
-                        or bool((self._find(words[order], None) == np.arange(n)).all()))
+        self._unique = n < 2 or bool((raw[1:] > raw[:-1]).all())
+        if not self._unique:
+            ordered = _row_hashes(words)[order]
+            self._unique = (bool((ordered[1:] != ordered[:-1]).all())
+                            or bool((self._find(words[order], None) == np.arange(n)).all()))
 
     @property
     def unique(self) -> bool:
@@ -369,7 +381,7 @@ class MeterTable:
         if query is None:
             return np.full(n, -1, dtype=np.int64)
         found = self._find(query, fits)
-        return np.where(found >= 0, self._sp[np.maximum(found, 0)], -1)
+        return np.where(found >= 0, self._sp[np.maximum(found, 0)], -1).astype(np.int64)
 
     def _query(self, ids: Sequence[str]) -> tuple[NDArray[np.uint64] | None,
                                                    NDArray[np.bool_] | None]:
