@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from oms_bridge import split_replay
 from oms_bridge.cli import main
 from oms_bridge.core.engine import Engine
 from oms_bridge.core.events import EventCodes
@@ -30,6 +31,7 @@ from oms_bridge.sim.fixtures import synthetic_utility
 from oms_bridge.split_replay import (
     ReplayError,
     _packed,
+    _pipes_busy,
     _unpacked,
     front_share,
     merge_parts,
@@ -357,3 +359,30 @@ def test_ties_in_time_at_the_end_of_input_keep_one_engines_order(seed: int, late
     got = orjson.dumps({"outages": outages, "restorations": restorations,
                         "coverage": front.coverage(), "events": state.stats})
     assert got == want
+
+
+def test_a_pipe_is_busy_when_half_full() -> None:
+    read, write = os.pipe()
+    try:
+        busy = _pipes_busy([write])
+        assert not busy()
+        os.write(write, b"x" * (64 * 1024 // 2 + 1))   # (a new pipe holds 64 kB)
+        assert busy()
+    finally:
+        os.close(read)
+        os.close(write)
+    assert not _pipes_busy([])()
+
+
+@needs_fork
+@pytest.mark.parametrize(("limit", "always_busy"), [(0, False), (3, False), (10_000, True),
+                                                    (10_000, False)])
+def test_the_fronts_own_part_may_wait_and_gives_the_same_bytes(
+        monkeypatch: pytest.MonkeyPatch, limit: int, always_busy: bool) -> None:
+    """Applied at once, a few behind, only while the other part is busy, or
+    all at the end of input: the same result."""
+    topo, lines = utility_storm(17)
+    monkeypatch.setattr(split_replay, "_BACKLOG", limit)
+    monkeypatch.setattr(split_replay, "_pipes_busy", lambda fds: lambda: always_busy)
+    got = parts_replay(topo, lines, SETTINGS, processes=2, chunk_size=64)
+    assert orjson.dumps(got) == orjson.dumps(replay(topo, lines, SETTINGS))
