@@ -125,25 +125,25 @@ def make_storms(workdir: Path) -> list[tuple[Path, Path]]:
         print(f"({SHARED} not found: the demo's storms only)")
     storms: list[tuple[Path, Path]] = []
     for name, export in sources.items():
-        src = workdir / f"{name}.npz"
-        if not src.is_file():
-            subprocess.run([sys.executable, "-c", _COMPILE, str(export), str(src)],
-                           env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
         kinds = dict(KINDS)
         if name in LARGE:
             kinds["e"] = LARGE[name]
-        for kind, opts in kinds.items():
-            events = workdir / f"{name}-{kind}.jsonl"
-            if not events.is_file():
-                _cli(REPO, "simulate", "--topology", str(src), "--out-events", str(events),
-                     "--out-truth", os.devnull, *opts)
-            storms.append((src, events))
-    src = workdir / "utility.npz"
+        storms += _simulated(workdir, name, [_COMPILE, str(export)], kinds)
+    storms += _simulated(workdir, "utility", [_UTILITY], UTILITY_KINDS)
+    return storms
+
+
+def _simulated(workdir: Path, name: str, build: list[str],
+               kinds: dict[str, list[str]]) -> list[tuple[Path, Path]]:
+    """The topology ``name`` (made by running ``build`` with its path last, once)
+    and a storm of each kind on it (simulated once)."""
+    src = workdir / f"{name}.npz"
     if not src.is_file():
-        subprocess.run([sys.executable, "-c", _UTILITY, str(src)],
+        subprocess.run([sys.executable, "-c", *build, str(src)],
                        env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
-    for kind, opts in UTILITY_KINDS.items():
-        events = workdir / f"utility-{kind}.jsonl"
+    storms = []
+    for kind, opts in kinds.items():
+        events = workdir / f"{name}-{kind}.jsonl"
         if not events.is_file():
             _cli(REPO, "simulate", "--topology", str(src), "--out-events", str(events),
                  "--out-truth", os.devnull, *opts)

@@ -71,8 +71,6 @@ _RESTORE = 1
 #: the pipe's buffer: a few chunks of releases in flight, so neither side
 #: waits on the other's every step (Linux allows 1 MiB unprivileged)
 _PIPE_BYTES = 1 << 20
-#: fcntl's F_GETPIPE_SZ (Linux)
-_F_GETPIPE_SZ = 1032
 #: releases of the front's own part that may wait (each ~4,096 events, ~140 kB):
 #: on the bench storm 128 took the replay 4.07 -> 3.75 s (median of 5,
 #: alternated with none), 512 a little further; peak RSS +17 MB
@@ -143,10 +141,7 @@ def split_replay(topology: Topology, events: Iterable[object],
     settings = settings or EngineSettings()
     ctx = mp.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
-    with contextlib.suppress(AttributeError, OSError):   # a wider pipe where allowed
-        import fcntl  # noqa: PLC0415 - POSIX only
-
-        fcntl.fcntl(send.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+    _widen(send)
     # built before the fork: the child takes its copy as the front at once
     # (it applies nothing, so a fresh engine is what it needs)
     engine = Engine(topology, settings, coverage, tuning)
@@ -189,6 +184,14 @@ def _end(front: Any, receive: Connection | None) -> None:
     front.close()
 
 
+def _widen(send: Connection) -> None:
+    """A wider pipe where the system allows it (Linux: up to 1 MiB unprivileged)."""
+    with contextlib.suppress(ImportError, AttributeError, OSError):
+        import fcntl  # noqa: PLC0415 - POSIX only
+
+        fcntl.fcntl(send.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+
+
 def _stdin_copy(events: object) -> BinaryIO | None:
     """A file object on a duplicate of standard input's descriptor where the
     events are standard input: a forked child of multiprocessing finds
@@ -206,9 +209,7 @@ def _apply_all(engine: Engine, receive: Connection, front: Any) -> dict[str, flo
         try:
             tag, payload = recv()
         except EOFError:
-            front.join()
-            raise ReplayError("the replay's front process ended before the end of the events "
-                              f"(exit code {front.exitcode}); nothing was written") from None
+            raise _front_gone(front) from None
         if tag == _RELEASE:
             apply_release(_unpacked(payload))
         elif tag == _END:
@@ -216,10 +217,7 @@ def _apply_all(engine: Engine, receive: Connection, front: Any) -> dict[str, flo
             engine.take_front(state)
             return usage  # type: ignore[no-any-return]
         else:
-            exc, where = payload
-            error = pickle.loads(exc)
-            error.add_note(f"in the replay's front process:\n{where}")
-            raise error
+            raise _failure(payload, "front process")
 
 
 # ===================================================================== parts
@@ -344,10 +342,7 @@ def parts_replay(topology: Topology, events: Iterable[object],
     feeds = [ctx.Pipe(duplex=False) for _ in range(n - local)]
     replies = [ctx.Pipe(duplex=False) for _ in range(n)]
     for _, send in feeds:
-        with contextlib.suppress(AttributeError, OSError):
-            import fcntl  # noqa: PLC0415 - POSIX only
-
-            fcntl.fcntl(send.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+        _widen(send)
     engine = Engine(topology, settings, coverage, tuning)
     every = [c for pair in (*feeds, *replies) for c in pair]
     sends = [send for _, send in feeds]
@@ -404,14 +399,9 @@ def _gather(replies: list[Connection], workers: list[Any], front: Any) -> list[A
             if tag == _END:
                 got[i] = payload
             elif tag == _GONE:
-                front.join()
-                raise ReplayError("the replay's front process ended before the end of the "
-                                  f"events (exit code {front.exitcode}); nothing was written")
+                raise _front_gone(front)
             else:
-                exc, where = payload
-                error = pickle.loads(exc)
-                error.add_note(f"in the replay's process {workers[i].name}:\n{where}")
-                raise error
+                raise _failure(payload, f"process {workers[i].name}")
     return got
 
 
@@ -512,7 +502,7 @@ def _pipes_busy(fds: list[int]) -> Callable[[], bool]:
         import fcntl  # noqa: PLC0415 - POSIX only
         import termios  # noqa: PLC0415
 
-        half = [fcntl.fcntl(fd, _F_GETPIPE_SZ) // 2 for fd in fds]
+        half = [fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) // 2 for fd in fds]
     except (ImportError, OSError, AttributeError):
         return lambda: False
     ioctl, fionread = fcntl.ioctl, termios.FIONREAD
@@ -541,8 +531,8 @@ def part_view(release: Release, ids: NDArray[np.object_] | None, mine: NDArray[n
         kept = ids.copy()
         kept[~mine] = ""
         event_id = kept.tolist()
-    return release._replace(event_id=event_id, sp=np.where(mine, release.sp, over),
-                            kind=np.where(mine, release.kind, _RESTORE).astype(np.int8))
+    sp, kind = _passed_over(release.sp, release.kind, mine, over)
+    return release._replace(event_id=event_id, sp=sp, kind=kind)
 
 
 def part_held(state: FrontState, mine: NDArray[np.bool_], over: int) -> FrontState:
@@ -551,9 +541,14 @@ def part_held(state: FrontState, mine: NDArray[np.bool_], over: int) -> FrontSta
     every part must pass over the others' events in the order one engine
     applies them, where its timers fire and its actions are keyed."""
     buf = state.buffered
-    return FrontState(state.stats, buf._replace(
-        sp=np.where(mine, buf.sp, over),
-        kind=np.where(mine, buf.kind, _RESTORE).astype(np.int8)))
+    sp, kind = _passed_over(buf.sp, buf.kind, mine, over)
+    return FrontState(state.stats, buf._replace(sp=sp, kind=kind))
+
+
+def _passed_over(sp: NDArray[np.int64], kind: NDArray[np.int8], mine: NDArray[np.bool_],
+                 over: int) -> tuple[NDArray[np.int64], NDArray[np.int8]]:
+    """Service points and kinds with the events not ``mine`` passed over."""
+    return np.where(mine, sp, over), np.where(mine, kind, _RESTORE).astype(np.int8)
 
 
 def merge_parts(parts: list[tuple[list[Any], list[Any]]]) -> tuple[list[dict[str, Any]],
@@ -655,6 +650,21 @@ def _unpacked(packed: tuple[Any, ...]) -> Release:
     if isinstance(ids, str):   # (no ids go as a list: "" holds no separator)
         ids = ids.split(_SEP)
     return Release(step, t, ids, sp, kind, late.tolist(), clock0, after)
+
+
+def _front_gone(front: Any) -> ReplayError:
+    front.join()
+    return ReplayError("the replay's front process ended before the end of the events "
+                       f"(exit code {front.exitcode}); nothing was written")
+
+
+def _failure(payload: tuple[bytes, str], where: str) -> BaseException:
+    """The exception another process sent (see :func:`_portable`), its
+    traceback there as a note."""
+    exc, trace = payload
+    error: BaseException = pickle.loads(exc)
+    error.add_note(f"in the replay's {where}:\n{trace}")
+    return error
 
 
 def _portable(exc: BaseException) -> bytes:
